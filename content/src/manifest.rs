@@ -1,0 +1,127 @@
+//! The manifest: everything a player needs to keep playing, correctly
+//! scheduled, for [`OFFLINE_DAYS`] without hearing from the server.
+
+use crate::model::{AssetRef, ContentItem, Display, Layout};
+use crate::resolve::{Inputs, PlayState, resolve_until};
+use chrono::{DateTime, Days, TimeZone as _, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// How many days of timeline a manifest carries. One more than the week a
+/// player must survive offline, so the last day is complete whenever it was built.
+pub const OFFLINE_DAYS: u64 = 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Increases whenever the content changes; a player asks for "newer than N".
+    pub version: u64,
+    pub generated_at: DateTime<Utc>,
+    pub display: Display,
+    pub layout: Layout,
+    /// Contiguous segments from the start of the local day it was built on.
+    pub timeline: Vec<Segment>,
+    /// Every item the timeline plays, by id.
+    pub items: Vec<ContentItem>,
+    /// Every file the items need, sorted and without duplicates.
+    pub assets: Vec<AssetRef>,
+    pub feeds: Feeds,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    #[serde(flatten)]
+    pub state: PlayState,
+}
+
+/// Live data the player subscribes to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Feeds {
+    pub transit_stops: Vec<String>,
+    pub sensor_stations: Vec<String>,
+    /// Alerts for this regional key reach the player.
+    pub alert_ars: String,
+}
+
+impl Manifest {
+    /// Builds the manifest (with version 0; the server assigns versions) from
+    /// the start of the display's local day containing `now`.
+    pub fn build(inputs: Inputs<'_>, now: DateTime<Utc>) -> Manifest {
+        let tz = inputs.display.timezone.0;
+        let local_midnight = now.with_timezone(&tz).date_naive().and_hms_opt(0, 0, 0).expect("midnight exists");
+        // Midnight is never inside a DST gap in Europe; fall back to `now` elsewhere.
+        let start = tz.from_local_datetime(&local_midnight).earliest().map_or(now, |t| t.with_timezone(&Utc));
+        let end = start + Days::new(OFFLINE_DAYS);
+
+        let mut timeline = Vec::new();
+        let mut t = start;
+        while t < end {
+            let r = resolve_until(inputs, t, end);
+            let until = r.next_change.unwrap_or(end).min(end);
+            timeline.push(Segment { from: t, until, state: r.state });
+            t = until;
+        }
+
+        let used: BTreeSet<_> = timeline
+            .iter()
+            .flat_map(|s| s.state.zones.values().chain(s.state.takeover.iter()))
+            .flat_map(|p| p.entries.iter().map(|e| e.item))
+            .collect();
+        let items: Vec<ContentItem> = used.iter().filter_map(|id| inputs.items.get(id).cloned()).collect();
+        let assets: BTreeSet<AssetRef> = items.iter().flat_map(|i| i.assets()).cloned().collect();
+        let mut stops: BTreeSet<String> = inputs.display.transit_stops.iter().map(|s| s.id.clone()).collect();
+        let mut stations = BTreeSet::new();
+        for item in &items {
+            match &item.content {
+                crate::model::ItemKind::TransitBoard { stops: s, .. } => stops.extend(s.iter().cloned()),
+                crate::model::ItemKind::SensorPanel { stations: s, .. } => stations.extend(s.iter().cloned()),
+                _ => {}
+            }
+        }
+        Manifest {
+            version: 0,
+            generated_at: now,
+            display: inputs.display.clone(),
+            layout: inputs.layout.clone(),
+            timeline,
+            items,
+            assets: assets.into_iter().collect(),
+            feeds: Feeds {
+                transit_stops: stops.into_iter().collect(),
+                sensor_stations: stations.into_iter().collect(),
+                alert_ars: inputs.display.location.ars.as_str().to_owned(),
+            },
+        }
+    }
+
+    /// Whether two manifests would play the same, ignoring version and build time.
+    pub fn same_content(&self, other: &Manifest) -> bool {
+        self.display == other.display
+            && self.layout == other.layout
+            && self.timeline == other.timeline
+            && self.items == other.items
+            && self.feeds == other.feeds
+    }
+
+    pub fn segment_at(&self, at: DateTime<Utc>) -> Option<&Segment> {
+        self.timeline.iter().find(|s| s.from <= at && at < s.until)
+    }
+
+    /// The last instant this manifest knows what to play.
+    pub fn valid_until(&self) -> Option<DateTime<Utc>> {
+        self.timeline.last().map(|s| s.until)
+    }
+}
+
+impl PartialOrd for AssetRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AssetRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.sha256, self.size, &self.mime).cmp(&(&other.sha256, other.size, &other.mime))
+    }
+}
