@@ -49,10 +49,21 @@ impl Manifest {
     /// the start of the display's local day containing `now`.
     pub fn build(inputs: Inputs<'_>, now: DateTime<Utc>) -> Manifest {
         let tz = inputs.display.timezone.0;
-        let local_midnight = now.with_timezone(&tz).date_naive().and_hms_opt(0, 0, 0).expect("midnight exists");
+        let today = now.with_timezone(&tz).date_naive();
         // Midnight is never inside a DST gap in Europe; fall back to `now` elsewhere.
-        let start = tz.from_local_datetime(&local_midnight).earliest().map_or(now, |t| t.with_timezone(&Utc));
-        let end = start + Days::new(OFFLINE_DAYS);
+        let midnight = |day: chrono::NaiveDate| {
+            let wall = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+            tz.from_local_datetime(&wall).earliest().map(|t| t.with_timezone(&Utc))
+        };
+        let start = midnight(today).unwrap_or(now);
+        // End at a local midnight, so the last day is complete, and no earlier
+        // than a week after the end of today, so a week from `now` is covered
+        // even when built late on a 25-hour day. (`start + 8 × 24 h` fell an hour
+        // short of both across the autumn switch.) Depends on the day only, so
+        // builds on the same day have the same content.
+        let end = midnight(today + Days::new(OFFLINE_DAYS))
+            .unwrap_or(start + Days::new(OFFLINE_DAYS))
+            .max(midnight(today + Days::new(1)).unwrap_or(now) + Days::new(OFFLINE_DAYS - 1));
 
         let mut timeline = Vec::new();
         let mut t = start;

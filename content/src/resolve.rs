@@ -15,7 +15,7 @@
 use crate::model::{ContentItem, Display, Layout, MAIN_ZONE};
 use crate::schedule::{Layer, Schedule};
 use crate::{ItemId, ScheduleId};
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Offset as _, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -174,19 +174,24 @@ impl<'a> Engine<'a> {
                     .iter()
                     .filter(|(s, _)| s.layer != Layer::Emergency && self.zone_of(s) == zone.name)
                     .collect();
-                let base = winners(
+                let normal = winners(
                     here.iter().copied().filter(|(s, _)| s.layer == Layer::Normal && s.share_of_voice.is_none()),
-                )
-                .or_else(|| {
-                    winners(
-                        here.iter()
-                            .copied()
-                            .filter(|(s, _)| s.layer == Layer::Default && s.share_of_voice.is_none()),
-                    )
-                })
-                .unwrap_or_default();
+                );
+                let normal_plays = normal.is_some();
+                let base = normal
+                    .or_else(|| {
+                        winners(
+                            here.iter()
+                                .copied()
+                                .filter(|(s, _)| s.layer == Layer::Default && s.share_of_voice.is_none()),
+                        )
+                    })
+                    .unwrap_or_default();
+                // A default-layer schedule plays only where no normal one does,
+                // shared airtime included: it used to be interleaved into normal playlists.
                 let shares: Vec<(u8, &[PlayEntry])> = here
                     .iter()
+                    .filter(|(s, _)| !(normal_plays && s.layer == Layer::Default))
                     .filter_map(|(s, e)| s.share_of_voice.map(|p| (p, e.as_slice())))
                     .collect();
                 (zone.name.clone(), interleave(base, &shares))
@@ -244,7 +249,28 @@ impl<'a> Engine<'a> {
                 wall.insert(day.and_time(w.end));
             }
         }
-        wall.into_iter().flat_map(|w| self.instants(w)).collect()
+        let mut edges: Vec<DateTime<Utc>> = wall.into_iter().flat_map(|w| self.instants(w)).collect();
+        // When the clock falls back it passes no wall time of ours, yet a window
+        // can open or close right there (01:00–02:30 plays again when 03:00 CEST
+        // becomes 02:00 CET), so the switch itself is an edge.
+        edges.extend(self.offset_change(day));
+        edges
+    }
+
+    /// The instant on local `day` at which the UTC offset changes, if it does
+    /// (one switch per day at most, as in every real zone).
+    fn offset_change(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
+        let start = self.instants(day.and_hms_opt(0, 0, 0)?).into_iter().next()?;
+        let end = self.instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?).into_iter().next()?;
+        let offset = |t: i64| {
+            let utc = DateTime::from_timestamp(t, 0).map(|t| t.naive_utc()).unwrap_or_default();
+            self.tz.offset_from_utc_datetime(&utc).fix()
+        };
+        let after = offset(end.timestamp());
+        if offset(start.timestamp()) == after {
+            return None;
+        }
+        first_second(start.timestamp(), end.timestamp(), |t| offset(t) == after)
     }
 
     /// The instants at which the wall clock passes `wall`: one normally, two
@@ -262,19 +288,29 @@ impl<'a> Engine<'a> {
     /// `wall` inside a spring-forward gap.
     fn gap_end(&self, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
         // A gap is shorter than a day, so interpreting `wall` as UTC shifted by a
-        // day either side brackets the transition.
-        let mut lo = wall.and_utc() - chrono::Duration::days(1);
-        let mut hi = wall.and_utc() + chrono::Duration::days(1);
-        let local = |t: DateTime<Utc>| t.with_timezone(&self.tz).naive_local();
-        if local(hi) < wall {
+        // day either side brackets the transition. The search runs on whole
+        // seconds: halving a Duration lands on fractions of a second, and the
+        // result was then up to a second late (01:00:00.2197 instead of 01:00:00).
+        let lo = wall.and_utc().timestamp() - 86_400;
+        let hi = wall.and_utc().timestamp() + 86_400;
+        let local = |t: i64| {
+            DateTime::from_timestamp(t, 0).map(|t| t.with_timezone(&self.tz).naive_local())
+        };
+        if local(hi).is_none_or(|l| l < wall) {
             return None;
         }
-        while hi - lo > chrono::Duration::seconds(1) {
-            let mid = lo + (hi - lo) / 2;
-            if local(mid) >= wall { hi = mid } else { lo = mid }
-        }
-        Some(hi)
+        first_second(lo, hi, |t| local(t).is_some_and(|l| l >= wall))
     }
+}
+
+/// The first whole second in `(lo, hi]` at which the monotonic `pred` holds,
+/// given that it fails at `lo` and holds at `hi`.
+fn first_second(mut lo: i64, mut hi: i64, pred: impl Fn(i64) -> bool) -> Option<DateTime<Utc>> {
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) { hi = mid } else { lo = mid }
+    }
+    DateTime::from_timestamp(hi, 0)
 }
 
 /// The concatenated entries of the highest-priority schedules, or `None`.

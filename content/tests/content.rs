@@ -1,0 +1,21 @@
+//! The integration test suite of the `content` crate, as one test binary.
+//!
+//! - `schedule_props`: proptest properties of the schedule engine on generated
+//!   schedules and instants across 2026–2027, DST switch nights included.
+//! - `dst`: hand-computed daylight-saving cases with literal UTC instants.
+//! - `kaarst`: insta snapshots of a realistic display in Kaarst.
+//! - `protocol`: wire round trips and garbage that must be refused.
+//! - `manifest`: the offline manifest's timeline, items and assets.
+
+#[path = "content/common.rs"]
+mod common;
+#[path = "content/dst.rs"]
+mod dst;
+#[path = "content/kaarst.rs"]
+mod kaarst;
+#[path = "content/manifest.rs"]
+mod manifest;
+#[path = "content/protocol.rs"]
+mod protocol;
+#[path = "content/schedule_props.rs"]
+mod schedule_props;

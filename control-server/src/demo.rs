@@ -1,0 +1,7 @@
+//! Demo data (to be completed).
+
+use crate::state::AppState;
+
+pub async fn seed(_state: &AppState) -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The context every handler shares.
+
+use crate::auth::AuthState;
+use crate::config::Config;
+use crate::db::Db;
+use crate::hub::Hub;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub hub: Hub,
+    pub config: Arc<Config>,
+    pub auth: Arc<AuthState>,
+}

@@ -1,0 +1,163 @@
+//! Starts a server for one test and stops it cleanly.
+
+#![allow(dead_code)]
+
+use control_server::config::Config;
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub http: Client,
+    /// Bearer token of the bootstrap admin.
+    pub admin: String,
+    pub state: control_server::state::AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, tweak).await
+    }
+
+    /// Starts on an existing data directory (a restart).
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::for_tests(dir.path().to_path_buf());
+        tweak(&mut config);
+        let state = control_server::open_state(config).expect("open state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(control_server::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        let http = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let base = format!("http://{addr}");
+        let mut server =
+            TestServer { addr, base, dir, http, admin: String::new(), state, shutdown: Some(tx), task: Some(task) };
+        server.admin = server.token_for("admin", ADMIN_PASSWORD).await;
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/player", self.addr)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Logs in and creates a bearer token for scripts.
+    pub async fn token_for(&self, username: &str, password: &str) -> String {
+        let login = self
+            .http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(login.status(), StatusCode::OK, "login as {username}: {}", login.text().await.unwrap_or_default());
+        let cookie = login
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("cs_session="))
+            .expect("session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body: Value = login.json().await.expect("login json");
+        let csrf = body["csrf_token"].as_str().expect("csrf token").to_owned();
+        let resp = self
+            .http
+            .post(self.url("/api/tokens"))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "label": "tests" }))
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.expect("token json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A request authenticated as the admin.
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(&self.admin)
+    }
+
+    /// Sends JSON as the admin, returns status and body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        decode(r.send().await.expect("request")).await
+    }
+
+    /// Creates a user with `role` and returns a bearer token for it.
+    pub async fn user(&self, username: &str, role: &str) -> String {
+        let password = format!("{username}-password-123");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/users",
+                Some(json!({ "username": username, "password": password, "role": role })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.token_for(username, &password).await
+    }
+
+    /// Stops the server through its shutdown path and waits for it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("server stops within 20 s")
+                .expect("server task")
+                .expect("server result");
+        }
+        tempfile::TempDir::from(std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")))
+    }
+}
+
+pub async fn decode(resp: Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, value)
+}
+
+/// A display body for the API (Kaarst Rathausplatz unless renamed).
+pub fn display_json(name: &str) -> Value {
+    json!({
+        "name": name,
+        "location": { "lat": 51.2276, "lon": 6.6172, "ars": "051620016016" },
+        "resolution": { "width": 1920, "height": 1080 },
+    })
+}

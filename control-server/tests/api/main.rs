@@ -1,0 +1,11 @@
+//! The control server's integration tests: the real router on a real socket
+//! (port 0), a real SQLite file in a temp directory, real WebSockets.
+
+mod common;
+
+mod alerts;
+mod assets;
+mod auth;
+mod displays;
+mod hub;
+mod resources;
