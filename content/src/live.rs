@@ -107,8 +107,12 @@ impl Departure {
 }
 
 /// One push of live data.
+///
+/// Unknown fields are refused, as in every other protocol message: without
+/// `deny_unknown_fields` a `live_data` frame was the one message type that
+/// silently accepted fields it does not know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LiveData {
     Sensors { readings: Vec<SensorReading> },
     Departures {

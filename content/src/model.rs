@@ -74,8 +74,17 @@ impl Ars {
 
     /// Whether `self` lies inside the area `key` names. A key's trailing zero
     /// groups mean "the whole area", so 051620000000 contains 051620016016.
+    ///
+    /// Only whole groups count: trimming every trailing zero digit made Kreis
+    /// Heinsberg (053700000000) contain the Oberbergische Kreis (05374…) and
+    /// Saarland (100000000000) contain Berlin (11…).
     pub fn is_within(&self, key: &Ars) -> bool {
-        let significant = key.0.trim_end_matches('0');
+        // Where the groups end: Land, Regierungsbezirk, Kreis, Gemeindeverband, Gemeinde.
+        const GROUP_ENDS: [usize; 6] = [0, 2, 3, 5, 9, 12];
+        let significant = GROUP_ENDS
+            .iter()
+            .find(|&&end| key.0[end..].bytes().all(|b| b == b'0'))
+            .map_or(key.0.as_str(), |&end| &key.0[..end]);
         self.0.starts_with(significant)
     }
 }

@@ -6,7 +6,10 @@
 //! - `kaarst`: insta snapshots of a realistic display in Kaarst.
 //! - `protocol`: wire round trips and garbage that must be refused.
 //! - `manifest`: the offline manifest's timeline, items and assets.
+//! - `alert`: which displays a warning reaches.
 
+#[path = "content/alert.rs"]
+mod alert;
 #[path = "content/common.rs"]
 mod common;
 #[path = "content/dst.rs"]

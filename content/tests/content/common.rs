@@ -19,7 +19,8 @@ pub const BERLIN: Tz = Tz::Europe__Berlin;
 pub const DST_DAYS: [&str; 4] = ["2026-03-29", "2026-10-25", "2027-03-28", "2027-10-31"];
 
 pub fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap_or_else(|e| panic!("bad instant {s:?}: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad instant {s:?}: {e}"))
 }
 
 pub fn date(s: &str) -> NaiveDate {
@@ -31,7 +32,10 @@ pub fn time(s: &str) -> NaiveTime {
 }
 
 pub fn window(start: &str, end: &str) -> Window {
-    Window { start: time(start), end: time(end) }
+    Window {
+        start: time(start),
+        end: time(end),
+    }
 }
 
 /// The first instant of a local day in Berlin (midnight is never in a gap there).
@@ -62,7 +66,10 @@ pub fn kaarst_display() -> Display {
         id: DisplayId(1),
         name: "Kaarst Rathausplatz".into(),
         location: kaarst_location(),
-        resolution: Resolution { width: 1920, height: 1080 },
+        resolution: Resolution {
+            width: 1920,
+            height: 1080,
+        },
         orientation: Orientation::Landscape,
         timezone: TimeZone::default(),
         groups: vec!["Rathausplätze".into()],
@@ -81,8 +88,22 @@ pub fn main_and_ticker() -> Layout {
         id: LayoutId(1),
         name: "Hauptbereich mit Laufband".into(),
         zones: vec![
-            Zone { name: "main".into(), x: 0.0, y: 0.0, width: 100.0, height: 90.0, z: 0 },
-            Zone { name: "ticker".into(), x: 0.0, y: 90.0, width: 100.0, height: 10.0, z: 1 },
+            Zone {
+                name: "main".into(),
+                x: 0.0,
+                y: 0.0,
+                width: 100.0,
+                height: 90.0,
+                z: 0,
+            },
+            Zone {
+                name: "ticker".into(),
+                x: 0.0,
+                y: 90.0,
+                width: 100.0,
+                height: 10.0,
+                z: 1,
+            },
         ],
     }
 }
@@ -110,7 +131,13 @@ pub fn simple_schedule(id: i64, items: &[i64], rule: Rule) -> Schedule {
         name: format!("Plan {id}"),
         targets: vec![Target::All],
         zone: "main".into(),
-        entries: items.iter().map(|&i| Entry { item: ItemId(i), duration_s: None }).collect(),
+        entries: items
+            .iter()
+            .map(|&i| Entry {
+                item: ItemId(i),
+                duration_s: None,
+            })
+            .collect(),
         rule,
         layer: Layer::Normal,
         priority: 0,
@@ -127,7 +154,11 @@ pub fn items_map(items: impl IntoIterator<Item = ContentItem>) -> BTreeMap<ItemI
 pub fn config(cases: u32) -> ProptestConfig {
     let default = ProptestConfig::default();
     ProptestConfig {
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() { default.cases } else { cases },
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            cases
+        },
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
@@ -159,7 +190,10 @@ impl World {
     }
 
     pub fn schedule(&self, id: ScheduleId) -> &Schedule {
-        self.schedules.iter().find(|s| s.id == id).expect("entry names a known schedule")
+        self.schedules
+            .iter()
+            .find(|s| s.id == id)
+            .expect("entry names a known schedule")
     }
 }
 
@@ -210,8 +244,7 @@ fn window_strategy() -> impl Strategy<Value = Window> {
 fn day_in_range() -> impl Strategy<Value = NaiveDate> {
     prop_oneof![
         (0..800u64).prop_map(|d| date("2025-12-01") + chrono::Days::new(d)),
-        (0..DST_DAYS.len(), -1..=1i64)
-            .prop_map(|(i, off)| date(DST_DAYS[i]) + Duration::days(off)),
+        (0..DST_DAYS.len(), -1..=1i64).prop_map(|(i, off)| date(DST_DAYS[i]) + Duration::days(off)),
     ]
 }
 
@@ -257,7 +290,13 @@ fn rule() -> impl Strategy<Value = Rule> {
             {
                 (from, until) = (Some(u), Some(f));
             }
-            Rule { from, until, recurrence, windows, except }
+            Rule {
+                from,
+                until,
+                recurrence,
+                windows,
+                except,
+            }
         })
 }
 
@@ -287,7 +326,10 @@ fn schedule() -> impl Strategy<Value = Schedule> {
             1 => Just("gibt-es-nicht")
         ],
         proptest::collection::vec(
-            (prop_oneof![9 => 1i64..=6, 1 => Just(9i64)], proptest::option::weighted(0.3, 1u32..=90)),
+            (
+                prop_oneof![9 => 1i64..=6, 1 => Just(9i64)],
+                proptest::option::weighted(0.3, 1u32..=90),
+            ),
             1..4,
         ),
         rule(),
@@ -295,21 +337,26 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         0i32..3,
         proptest::option::weighted(0.2, 5u8..=60),
     )
-        .prop_map(|(targets, zone, entries, rule, layer, priority, share)| Schedule {
-            id: ScheduleId(0),
-            name: "generiert".into(),
-            targets,
-            zone: zone.into(),
-            entries: entries
-                .into_iter()
-                .map(|(item, duration_s)| Entry { item: ItemId(item), duration_s })
-                .collect(),
-            rule,
-            layer,
-            priority,
-            // An emergency schedule cannot share airtime (validation refuses it).
-            share_of_voice: share.filter(|_| layer != Layer::Emergency),
-        })
+        .prop_map(
+            |(targets, zone, entries, rule, layer, priority, share)| Schedule {
+                id: ScheduleId(0),
+                name: "generiert".into(),
+                targets,
+                zone: zone.into(),
+                entries: entries
+                    .into_iter()
+                    .map(|(item, duration_s)| Entry {
+                        item: ItemId(item),
+                        duration_s,
+                    })
+                    .collect(),
+                rule,
+                layer,
+                priority,
+                // An emergency schedule cannot share airtime (validation refuses it).
+                share_of_voice: share.filter(|_| layer != Layer::Emergency),
+            },
+        )
 }
 
 fn item(id: i64) -> impl Strategy<Value = ContentItem> {

@@ -22,7 +22,10 @@ struct Fixture {
 impl Fixture {
     /// One item, scheduled daily in `windows` (or all day when empty).
     fn daily(windows: Vec<Window>) -> Fixture {
-        Fixture::with_rule(Rule { windows, ..Rule::default() })
+        Fixture::with_rule(Rule {
+            windows,
+            ..Rule::default()
+        })
     }
 
     fn with_rule(rule: Rule) -> Fixture {
@@ -52,7 +55,9 @@ impl Fixture {
         let mut t = utc(start);
         let mut out = Vec::new();
         for _ in 0..n {
-            let next = resolve(self.inputs(), t).next_change.expect("the schedule keeps changing");
+            let next = resolve(self.inputs(), t)
+                .next_change
+                .expect("the schedule keeps changing");
             out.push(next);
             t = next;
         }
@@ -79,10 +84,19 @@ fn instants(list: &[&str]) -> Vec<DateTime<Utc>> {
 fn window_in_the_skipped_spring_hour_never_plays() {
     let f = Fixture::daily(vec![window("02:00", "03:00")]);
     // The local day 2026-03-29 runs from 23:00 UTC to 22:00 UTC (23 hours).
-    assert_eq!(f.minutes_playing("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"), 0);
+    assert_eq!(
+        f.minutes_playing("2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"),
+        0
+    );
     // The days around it play their hour.
-    assert_eq!(f.minutes_playing("2026-03-27T23:00:00Z", "2026-03-28T23:00:00Z"), 60);
-    assert_eq!(f.minutes_playing("2026-03-29T22:00:00Z", "2026-03-30T22:00:00Z"), 60);
+    assert_eq!(
+        f.minutes_playing("2026-03-27T23:00:00Z", "2026-03-28T23:00:00Z"),
+        60
+    );
+    assert_eq!(
+        f.minutes_playing("2026-03-29T22:00:00Z", "2026-03-30T22:00:00Z"),
+        60
+    );
     assert_eq!(
         f.changes("2026-03-28T00:00:00Z", 4),
         instants(&[
@@ -93,7 +107,10 @@ fn window_in_the_skipped_spring_hour_never_plays() {
         ])
     );
     // The same in 2027.
-    assert_eq!(f.minutes_playing("2027-03-27T23:00:00Z", "2027-03-28T22:00:00Z"), 0);
+    assert_eq!(
+        f.minutes_playing("2027-03-27T23:00:00Z", "2027-03-28T22:00:00Z"),
+        0
+    );
     assert_eq!(
         f.changes("2027-03-27T12:00:00Z", 2),
         instants(&["2027-03-29T00:00:00Z", "2027-03-29T01:00:00Z"])
@@ -104,7 +121,10 @@ fn window_in_the_skipped_spring_hour_never_plays() {
 fn window_in_the_repeated_autumn_hour_plays_two_real_hours() {
     let f = Fixture::daily(vec![window("02:00", "03:00")]);
     // The local day 2026-10-25 runs from 22:00 UTC to 23:00 UTC (25 hours).
-    assert_eq!(f.minutes_playing("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"), 120);
+    assert_eq!(
+        f.minutes_playing("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"),
+        120
+    );
     assert!(f.playing(utc("2026-10-25T00:59:59Z"))); // 02:59:59 CEST
     assert!(f.playing(utc("2026-10-25T01:00:00Z"))); // 02:00:00 CET, again
     assert_eq!(
@@ -115,7 +135,10 @@ fn window_in_the_repeated_autumn_hour_plays_two_real_hours() {
             "2026-10-26T01:00:00Z", // 02:00 CET the next night
         ])
     );
-    assert_eq!(f.minutes_playing("2027-10-30T22:00:00Z", "2027-10-31T23:00:00Z"), 120);
+    assert_eq!(
+        f.minutes_playing("2027-10-30T22:00:00Z", "2027-10-31T23:00:00Z"),
+        120
+    );
     assert_eq!(
         f.changes("2027-10-30T12:00:00Z", 2),
         instants(&["2027-10-31T00:00:00Z", "2027-10-31T02:00:00Z"])
@@ -136,7 +159,10 @@ fn night_window_across_the_spring_switch_is_an_hour_short() {
             "2026-03-30T00:00:00Z", // Mon 02:00 CEST
         ])
     );
-    assert_eq!(f.minutes_playing("2026-03-28T20:00:00Z", "2026-03-29T12:00:00Z"), 4 * 60);
+    assert_eq!(
+        f.minutes_playing("2026-03-28T20:00:00Z", "2026-03-29T12:00:00Z"),
+        4 * 60
+    );
     assert_eq!(
         f.changes("2027-03-27T20:00:00Z", 2),
         instants(&["2027-03-27T21:00:00Z", "2027-03-28T01:00:00Z"])
@@ -158,7 +184,10 @@ fn night_window_across_the_autumn_switch_ends_at_the_first_two_oclock() {
         ])
     );
     assert!(!f.playing(utc("2026-10-25T01:30:00Z"))); // 02:30 CET
-    assert_eq!(f.minutes_playing("2026-10-24T19:00:00Z", "2026-10-25T12:00:00Z"), 4 * 60);
+    assert_eq!(
+        f.minutes_playing("2026-10-24T19:00:00Z", "2026-10-25T12:00:00Z"),
+        4 * 60
+    );
     assert_eq!(
         f.changes("2027-10-30T19:00:00Z", 2),
         instants(&["2027-10-30T20:00:00Z", "2027-10-31T00:00:00Z"])
@@ -182,7 +211,10 @@ fn window_ending_inside_the_repeated_hour_plays_again_when_the_clock_falls_back(
             "2026-10-26T00:00:00Z", // 01:00 CET the next night
         ])
     );
-    assert_eq!(f.minutes_playing("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"), 120);
+    assert_eq!(
+        f.minutes_playing("2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"),
+        120
+    );
 }
 
 #[test]
@@ -217,7 +249,10 @@ fn window_starting_in_a_switch_hour() {
 #[test]
 fn whole_day_schedules_follow_the_local_day_length() {
     let f = Fixture::with_rule(Rule {
-        recurrence: Recurrence::Week { days: vec![Weekday::Sun], interval: 1 },
+        recurrence: Recurrence::Week {
+            days: vec![Weekday::Sun],
+            interval: 1,
+        },
         ..Rule::default()
     });
     // Sunday 2026-03-29 has 23 hours, Sunday 2026-10-25 has 25.
@@ -245,5 +280,8 @@ fn date_range_edges_are_local_midnights() {
         instants(&["2026-03-28T23:00:00Z", "2026-10-25T23:00:00Z"])
     );
     // Nothing changes after the last day.
-    assert_eq!(resolve(f.inputs(), utc("2026-10-26T00:00:00Z")).next_change, None);
+    assert_eq!(
+        resolve(f.inputs(), utc("2026-10-26T00:00:00Z")).next_change,
+        None
+    );
 }

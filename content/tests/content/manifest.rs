@@ -19,8 +19,16 @@ fn check_manifest(w: &World, m: &Manifest, now: DateTime<Utc>) -> Result<(), Tes
     let day = now.with_timezone(&BERLIN).date_naive();
     let timeline = &m.timeline;
     prop_assert!(!timeline.is_empty());
-    prop_assert_eq!(timeline[0].from, berlin_midnight(day), "starts at the local midnight");
-    prop_assert!(m.valid_until().unwrap() >= now + Duration::days(7), "covers a week from {}", now);
+    prop_assert_eq!(
+        timeline[0].from,
+        berlin_midnight(day),
+        "starts at the local midnight"
+    );
+    prop_assert!(
+        m.valid_until().unwrap() >= now + Duration::days(7),
+        "covers a week from {}",
+        now
+    );
     prop_assert!(
         m.valid_until().unwrap() >= berlin_midnight(day + Duration::days(OFFLINE_DAYS as i64)),
         "the last local day is complete"
@@ -52,7 +60,10 @@ fn check_manifest(w: &World, m: &Manifest, now: DateTime<Utc>) -> Result<(), Tes
     // Assets: every one an item needs, sorted, without duplicates.
     let needed: BTreeSet<&AssetRef> = m.items.iter().flat_map(ContentItem::assets).collect();
     prop_assert_eq!(m.assets.iter().collect::<BTreeSet<_>>(), needed);
-    prop_assert!(m.assets.windows(2).all(|p| p[0] < p[1]), "sorted and unique");
+    prop_assert!(
+        m.assets.windows(2).all(|p| p[0] < p[1]),
+        "sorted and unique"
+    );
     prop_assert_eq!(&m.feeds.alert_ars, "051620016016");
     Ok(())
 }
@@ -115,7 +126,10 @@ proptest! {
 }
 
 fn two_schedules() -> World {
-    let rule = |w: &str, e: &str| Rule { windows: vec![crate::common::window(w, e)], ..Rule::default() };
+    let rule = |w: &str, e: &str| Rule {
+        windows: vec![crate::common::window(w, e)],
+        ..Rule::default()
+    };
     World {
         display: kaarst_display(),
         layout: main_and_ticker(),
@@ -136,14 +150,22 @@ fn two_schedules() -> World {
 #[test]
 fn manifest_built_late_on_the_long_autumn_day_covers_a_week() {
     let w = two_schedules();
-    for now in ["2026-10-25T22:30:00Z", "2027-10-31T22:59:59Z", "2026-03-29T21:59:59Z"] {
+    for now in [
+        "2026-10-25T22:30:00Z",
+        "2027-10-31T22:59:59Z",
+        "2026-03-29T21:59:59Z",
+    ] {
         let now = utc(now);
         let m = Manifest::build(w.inputs(), now);
         check_manifest(&w, &m, now).unwrap();
     }
     let m = Manifest::build(w.inputs(), utc("2026-10-25T22:30:00Z"));
     assert_eq!(m.timeline[0].from, utc("2026-10-24T22:00:00Z"));
-    assert_eq!(m.valid_until(), Some(utc("2026-11-01T23:00:00Z")), "local midnight 2026-11-02");
+    assert_eq!(
+        m.valid_until(),
+        Some(utc("2026-11-01T23:00:00Z")),
+        "local midnight 2026-11-02"
+    );
 }
 
 /// An ordinary week: eight local days, midnight to midnight.
@@ -151,22 +173,48 @@ fn manifest_built_late_on_the_long_autumn_day_covers_a_week() {
 fn manifest_spans_eight_local_days() {
     let w = two_schedules();
     let m = Manifest::build(w.inputs(), utc("2026-06-10T12:00:00Z"));
-    assert_eq!(m.timeline.first().unwrap().from, utc("2026-06-09T22:00:00Z"));
+    assert_eq!(
+        m.timeline.first().unwrap().from,
+        utc("2026-06-09T22:00:00Z")
+    );
     assert_eq!(m.valid_until(), Some(utc("2026-06-17T22:00:00Z")));
     // 08–12 and 18–02 each day: segments start at 00:00, 02:00, 08:00, 12:00, 18:00.
     let starts: Vec<String> = m
         .timeline
         .iter()
         .take(6)
-        .map(|s| s.from.with_timezone(&BERLIN).format("%d. %H:%M").to_string())
+        .map(|s| {
+            s.from
+                .with_timezone(&BERLIN)
+                .format("%d. %H:%M")
+                .to_string()
+        })
         .collect();
-    assert_eq!(starts, ["10. 00:00", "10. 02:00", "10. 08:00", "10. 12:00", "10. 18:00", "11. 02:00"]);
+    assert_eq!(
+        starts,
+        [
+            "10. 00:00",
+            "10. 02:00",
+            "10. 08:00",
+            "10. 12:00",
+            "10. 18:00",
+            "11. 02:00"
+        ]
+    );
 }
 
 #[test]
 fn shared_assets_are_listed_once() {
-    let photo = AssetRef { sha256: "ab".repeat(32), size: 52_431, mime: "image/jpeg".into() };
-    let video = AssetRef { sha256: "0f".repeat(32), size: 9_000_000, mime: "video/mp4".into() };
+    let photo = AssetRef {
+        sha256: "ab".repeat(32),
+        size: 52_431,
+        mime: "image/jpeg".into(),
+    };
+    let video = AssetRef {
+        sha256: "0f".repeat(32),
+        size: 9_000_000,
+        mime: "video/mp4".into(),
+    };
     let mut items = vec![
         announcement(1, "Rathaus", 10),
         announcement(2, "Rathaus bei Nacht", 10),
@@ -178,17 +226,27 @@ fn shared_assets_are_listed_once() {
         }
     }
     items.push(ContentItem {
-        content: ItemKind::Video { asset: video.clone(), muted: true },
+        content: ItemKind::Video {
+            asset: video.clone(),
+            muted: true,
+        },
         ..announcement(4, "Imagefilm", 30)
     });
     items.push(ContentItem {
-        content: ItemKind::Image { asset: photo.clone(), fit: Default::default() },
+        content: ItemKind::Image {
+            asset: photo.clone(),
+            fit: Default::default(),
+        },
         ..announcement(5, "Rathaus als Bild", 10)
     });
     // Item 6 is never scheduled: its asset must not be listed.
     items.push(ContentItem {
         content: ItemKind::Image {
-            asset: AssetRef { sha256: "11".repeat(32), size: 1, mime: "image/png".into() },
+            asset: AssetRef {
+                sha256: "11".repeat(32),
+                size: 1,
+                mime: "image/png".into(),
+            },
             fit: Default::default(),
         },
         ..announcement(6, "Nicht geplant", 10)
@@ -196,9 +254,18 @@ fn shared_assets_are_listed_once() {
     let (display, layout) = (kaarst_display(), main_and_ticker());
     let schedules = vec![simple_schedule(1, &[1, 2, 3, 4, 5], Rule::default())];
     let items = items_map(items);
-    let inputs = Inputs { display: &display, layout: &layout, schedules: &schedules, items: &items };
+    let inputs = Inputs {
+        display: &display,
+        layout: &layout,
+        schedules: &schedules,
+        items: &items,
+    };
     let m = Manifest::build(inputs, utc("2026-12-01T08:00:00Z"));
-    assert_eq!(m.assets, vec![video, photo], "sorted by checksum, each once");
+    assert_eq!(
+        m.assets,
+        vec![video, photo],
+        "sorted by checksum, each once"
+    );
     assert_eq!(m.items.len(), 5);
     assert_eq!(m.timeline.len(), 1, "nothing changes all week");
 }

@@ -15,14 +15,20 @@ use proptest::prelude::*;
 
 /// The zone a schedule plays in on the world's layout.
 fn zone_of<'a>(w: &'a World, s: &'a Schedule) -> &'a str {
-    if w.layout.zone(&s.zone).is_some() { &s.zone } else { MAIN_ZONE }
+    if w.layout.zone(&s.zone).is_some() {
+        &s.zone
+    } else {
+        MAIN_ZONE
+    }
 }
 
 /// The entries `s` plays at `at` if it is active there and has a playable
 /// item, computed from the public rule and item API (not from the engine).
 fn live_entries(w: &World, s: &Schedule, at: DateTime<Utc>) -> Option<Vec<PlayEntry>> {
     let local = at.with_timezone(&w.display.timezone.0).naive_local();
-    if !s.targets_display(&w.display) || s.rule.validate().is_err() || !s.rule.active_at_local(local)
+    if !s.targets_display(&w.display)
+        || s.rule.validate().is_err()
+        || !s.rule.active_at_local(local)
     {
         return None;
     }
@@ -43,8 +49,11 @@ fn live_entries(w: &World, s: &Schedule, at: DateTime<Utc>) -> Option<Vec<PlayEn
 
 /// The schedules that play at `at`, in id order, with their entries.
 fn live(w: &World, at: DateTime<Utc>) -> Vec<(&Schedule, Vec<PlayEntry>)> {
-    let mut out: Vec<_> =
-        w.schedules.iter().filter_map(|s| Some((s, live_entries(w, s, at)?))).collect();
+    let mut out: Vec<_> = w
+        .schedules
+        .iter()
+        .filter_map(|s| Some((s, live_entries(w, s, at)?)))
+        .collect();
     out.sort_by_key(|(s, _)| s.id);
     out
 }
@@ -73,7 +82,9 @@ fn all_playlists(state: &PlayState) -> impl Iterator<Item = (Option<&str>, &Play
 fn shuffled<T: Clone>(v: &[T], mut seed: u64) -> Vec<T> {
     let mut out = v.to_vec();
     for i in (1..out.len()).rev() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let j = ((seed >> 33) % (i as u64 + 1)) as usize;
         out.swap(i, j);
     }
@@ -147,7 +158,6 @@ proptest! {
     ) {
         let r = resolve(w.inputs(), at);
         prop_assert_eq!(r.at, at);
-        eprintln!("STAT {} {} {} {}", r.state.zones.values().map(|p| p.entries.len()).sum::<usize>(), r.state.takeover.is_some() as u8, r.next_change.map_or(-1, |n| (n - at).num_hours()), w.schedules.len());
         prop_assert_eq!(&state_at(w.inputs(), at), &r.state);
         if let Some(next) = r.next_change {
             prop_assert!(next > at, "next change {} is not after {}", next, at);
@@ -190,7 +200,8 @@ proptest! {
     /// Per zone: the highest-priority normal schedules replace lower ones and
     /// every default; defaults (shared or not) play only where no normal
     /// schedule is; share-of-voice schedules are interleaved without
-    /// disturbing the order of the playlist underneath.
+    /// disturbing the order of the playlist underneath (unless together they
+    /// claim 100 % of the airtime, which leaves nothing underneath).
     #[test]
     fn layers_and_priorities(w in world(), at in instant()) {
         let state = resolve(w.inputs(), at).state;
@@ -204,7 +215,20 @@ proptest! {
                 here.iter().copied().filter(|(s, _)| s.layer == layer && s.share_of_voice.is_none()).collect()
             };
             let (normal, default) = (plain(Layer::Normal), plain(Layer::Default));
-            let expected_base = if normal.is_empty() { top_priority(&default) } else { top_priority(&normal) };
+            let eligible = |s: &Schedule| s.layer == Layer::Normal || normal.is_empty();
+            let shared: u32 = here
+                .iter()
+                .filter_map(|(s, _)| s.share_of_voice.filter(|_| eligible(s)))
+                .map(u32::from)
+                .sum();
+            // Shares of 100 % or more take all the airtime.
+            let expected_base = if shared >= 100 {
+                Vec::new()
+            } else if normal.is_empty() {
+                top_priority(&default)
+            } else {
+                top_priority(&normal)
+            };
             let playlist = &state.zones[&zone.name];
             let base: Vec<PlayEntry> = playlist
                 .entries
@@ -223,10 +247,54 @@ proptest! {
                 }
             }
             for (s, _) in here.iter().filter(|(s, _)| s.share_of_voice.is_some()) {
-                let eligible = s.layer == Layer::Normal || normal.is_empty();
                 let plays = playlist.entries.iter().any(|e| e.schedule == s.id);
-                prop_assert_eq!(plays, eligible, "shared schedule {:?} in zone {}: {:?}", s.id, zone.name, playlist);
+                prop_assert_eq!(plays, eligible(s), "shared schedule {:?} in zone {}: {:?}", s.id, zone.name, playlist);
             }
         }
     }
+}
+
+/// Found by `layers_and_priorities`: a default-layer schedule with a share of
+/// voice used to be interleaved into a normal playlist.
+#[test]
+fn shared_default_schedule_stays_under_normal_ones() {
+    use crate::common::{
+        announcement, items_map, kaarst_display, main_and_ticker, simple_schedule,
+    };
+    use content::schedule::Rule;
+    let normal = simple_schedule(1, &[1], Rule::default());
+    let shared_default = Schedule {
+        layer: Layer::Default,
+        share_of_voice: Some(30),
+        ..simple_schedule(2, &[2], Rule::default())
+    };
+    let clock = Schedule {
+        layer: Layer::Default,
+        ..simple_schedule(3, &[3], Rule::default())
+    };
+    let w = World {
+        display: kaarst_display(),
+        layout: main_and_ticker(),
+        schedules: vec![normal.clone(), shared_default.clone(), clock.clone()],
+        items: items_map([
+            announcement(1, "Bürgerbüro", 10),
+            announcement(2, "Werbung", 10),
+            announcement(3, "Uhr", 10),
+        ]),
+    };
+    let main = |w: &World| -> Vec<i64> {
+        let at = crate::common::utc("2026-12-01T08:00:00Z");
+        state_at(w.inputs(), at).zones["main"]
+            .entries
+            .iter()
+            .map(|e| e.item.0)
+            .collect()
+    };
+    assert_eq!(main(&w), [1], "the normal schedule plays alone");
+    // Without the normal schedule the default one plays, with its share.
+    let defaults_only = World {
+        schedules: vec![shared_default, clock],
+        ..w
+    };
+    assert_eq!(main(&defaults_only), [3, 2]);
 }
