@@ -161,3 +161,72 @@ pub fn display_json(name: &str) -> Value {
         "resolution": { "width": 1920, "height": 1080 },
     })
 }
+
+/// A minimal player over a real WebSocket, for protocol tests.
+pub struct WsPlayer {
+    pub ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsPlayer {
+    pub async fn connect(server: &TestServer) -> WsPlayer {
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await.expect("ws connect");
+        WsPlayer { ws }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.ws.send(tokio_tungstenite::tungstenite::Message::text(text)).await.expect("ws send");
+    }
+
+    pub async fn send(&mut self, msg: &content::protocol::PlayerMessage) {
+        self.send_text(&content::protocol::encode(msg)).await;
+    }
+
+    pub async fn hello(&mut self, token: Option<&str>, protocol: u16) {
+        self.send(&content::protocol::PlayerMessage::Hello(content::protocol::Hello {
+            protocol,
+            player_version: "test".into(),
+            token: token.map(str::to_owned),
+            device_id: Some("device-1".into()),
+            manifest_version: None,
+        }))
+        .await;
+    }
+
+    /// The next server message, or None when the socket closes; panics after 10 s.
+    pub async fn next(&mut self) -> Option<content::protocol::ServerMessage> {
+        use futures_util::StreamExt;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("server message within 10 s");
+            match frame {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                    return Some(content::protocol::decode(&t).expect("server sends valid messages"));
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Skips messages until one matches.
+    pub async fn expect<T>(&mut self, mut pick: impl FnMut(content::protocol::ServerMessage) -> Option<T>) -> T {
+        loop {
+            let m = self.next().await.expect("socket open");
+            if let Some(t) = pick(m) {
+                return t;
+            }
+        }
+    }
+}
+
+/// Creates a display and a token for it; returns (id, token).
+pub async fn provisioned_display(server: &TestServer, name: &str) -> (i64, String) {
+    let (status, body) = server.call(Method::POST, "/api/displays", Some(display_json(name))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let (status, body) = server.call(Method::POST, &format!("/api/displays/{id}/token"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (id, body["token"].as_str().expect("token").to_owned())
+}
