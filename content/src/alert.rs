@@ -118,7 +118,10 @@ impl AlertArea {
 
     pub fn covers(&self, loc: &Location) -> bool {
         self.ars.iter().any(|key| loc.ars.is_within(key))
-            || self.polygons.iter().any(|ring| point_in_ring(loc.lat, loc.lon, ring))
+            || self
+                .polygons
+                .iter()
+                .any(|ring| point_in_ring(loc.lat, loc.lon, ring))
             || self
                 .circles
                 .iter()
@@ -159,14 +162,25 @@ mod tests {
     use super::*;
 
     fn kaarst() -> Location {
-        Location { lat: 51.2276, lon: 6.6172, ars: "051620016016".parse().unwrap(), address: None }
+        Location {
+            lat: 51.2276,
+            lon: 6.6172,
+            ars: "051620016016".parse().unwrap(),
+            address: None,
+        }
     }
 
     #[test]
     fn district_key_covers_town() {
-        let area = AlertArea { ars: vec!["051620000000".parse().unwrap()], ..Default::default() };
+        let area = AlertArea {
+            ars: vec!["051620000000".parse().unwrap()],
+            ..Default::default()
+        };
         assert!(area.covers(&kaarst()));
-        let other = AlertArea { ars: vec!["051660000000".parse().unwrap()], ..Default::default() };
+        let other = AlertArea {
+            ars: vec!["051660000000".parse().unwrap()],
+            ..Default::default()
+        };
         assert!(!other.covers(&kaarst()));
     }
 
@@ -178,12 +192,20 @@ mod tests {
         };
         assert!(square.covers(&kaarst()));
         let far = AlertArea {
-            circles: vec![Circle { lat: 51.4556, lon: 7.0116, radius_km: 10.0 }],
+            circles: vec![Circle {
+                lat: 51.4556,
+                lon: 7.0116,
+                radius_km: 10.0,
+            }],
             ..Default::default()
         };
         assert!(!far.covers(&kaarst()));
         let near = AlertArea {
-            circles: vec![Circle { lat: 51.23, lon: 6.62, radius_km: 1.0 }],
+            circles: vec![Circle {
+                lat: 51.23,
+                lon: 6.62,
+                radius_km: 1.0,
+            }],
             ..Default::default()
         };
         assert!(near.covers(&kaarst()));

@@ -102,7 +102,8 @@ pub struct Departure {
 impl Departure {
     /// Delay in whole minutes, when a realtime estimate exists.
     pub fn delay_minutes(&self) -> Option<i64> {
-        self.expected.map(|e| (e - self.planned).num_seconds().div_euclid(60))
+        self.expected
+            .map(|e| (e - self.planned).num_seconds().div_euclid(60))
     }
 }
 
@@ -114,7 +115,9 @@ impl Departure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LiveData {
-    Sensors { readings: Vec<SensorReading> },
+    Sensors {
+        readings: Vec<SensorReading>,
+    },
     Departures {
         stop_id: String,
         /// When the source data was fetched; the player shows its age when old.

@@ -53,7 +53,9 @@ impl Manifest {
         // Midnight is never inside a DST gap in Europe; fall back to `now` elsewhere.
         let midnight = |day: chrono::NaiveDate| {
             let wall = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-            tz.from_local_datetime(&wall).earliest().map(|t| t.with_timezone(&Utc))
+            tz.from_local_datetime(&wall)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
         };
         let start = midnight(today).unwrap_or(now);
         // End at a local midnight, so the last day is complete, and no earlier
@@ -70,7 +72,11 @@ impl Manifest {
         while t < end {
             let r = resolve_until(inputs, t, end);
             let until = r.next_change.unwrap_or(end).min(end);
-            timeline.push(Segment { from: t, until, state: r.state });
+            timeline.push(Segment {
+                from: t,
+                until,
+                state: r.state,
+            });
             t = until;
         }
 
@@ -79,14 +85,26 @@ impl Manifest {
             .flat_map(|s| s.state.zones.values().chain(s.state.takeover.iter()))
             .flat_map(|p| p.entries.iter().map(|e| e.item))
             .collect();
-        let items: Vec<ContentItem> = used.iter().filter_map(|id| inputs.items.get(id).cloned()).collect();
+        let items: Vec<ContentItem> = used
+            .iter()
+            .filter_map(|id| inputs.items.get(id).cloned())
+            .collect();
         let assets: BTreeSet<AssetRef> = items.iter().flat_map(|i| i.assets()).cloned().collect();
-        let mut stops: BTreeSet<String> = inputs.display.transit_stops.iter().map(|s| s.id.clone()).collect();
+        let mut stops: BTreeSet<String> = inputs
+            .display
+            .transit_stops
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
         let mut stations = BTreeSet::new();
         for item in &items {
             match &item.content {
-                crate::model::ItemKind::TransitBoard { stops: s, .. } => stops.extend(s.iter().cloned()),
-                crate::model::ItemKind::SensorPanel { stations: s, .. } => stations.extend(s.iter().cloned()),
+                crate::model::ItemKind::TransitBoard { stops: s, .. } => {
+                    stops.extend(s.iter().cloned())
+                }
+                crate::model::ItemKind::SensorPanel { stations: s, .. } => {
+                    stations.extend(s.iter().cloned())
+                }
                 _ => {}
             }
         }

@@ -45,7 +45,10 @@ pub struct Location {
 impl Location {
     pub fn validate(&self) -> Result<(), String> {
         if !(-90.0..=90.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(format!("coordinates out of range: lat {} lon {}", self.lat, self.lon));
+            return Err(format!(
+                "coordinates out of range: lat {} lon {}",
+                self.lat, self.lon
+            ));
         }
         Ok(())
     }
@@ -123,7 +126,10 @@ pub struct Resolution {
 impl Resolution {
     pub fn validate(&self) -> Result<(), String> {
         if !(64..=16384).contains(&self.width) || !(64..=16384).contains(&self.height) {
-            return Err(format!("resolution {}x{} out of range", self.width, self.height));
+            return Err(format!(
+                "resolution {}x{} out of range",
+                self.width, self.height
+            ));
         }
         Ok(())
     }
@@ -191,9 +197,13 @@ impl Layout {
             if self.zones[..i].iter().any(|o| o.name == z.name) {
                 return Err(format!("zone name {:?} used twice", z.name));
             }
-            let fits = |start: f32, len: f32| start >= 0.0 && len > 0.0 && start + len <= 100.0 + 1e-3;
+            let fits =
+                |start: f32, len: f32| start >= 0.0 && len > 0.0 && start + len <= 100.0 + 1e-3;
             if !fits(z.x, z.width) || !fits(z.y, z.height) {
-                return Err(format!("zone {:?} lies outside the screen (percent 0..100)", z.name));
+                return Err(format!(
+                    "zone {:?} lies outside the screen (percent 0..100)",
+                    z.name
+                ));
             }
         }
         Ok(())
@@ -291,9 +301,7 @@ pub enum ItemKind {
         speed_px_per_s: u16,
     },
     /// The council TV stream. Web-safe: HLS from our own server only.
-    Livestream {
-        hls_path: String,
-    },
+    Livestream { hls_path: String },
     /// An emergency alert as content (used when staff schedule a warning notice).
     EmergencyAlert(crate::alert::Alert),
 }
@@ -347,6 +355,10 @@ pub struct AssetRef {
 
 impl AssetRef {
     pub fn is_well_formed(&self) -> bool {
-        self.sha256.len() == 64 && self.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        self.sha256.len() == 64
+            && self
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     }
 }

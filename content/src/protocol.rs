@@ -194,7 +194,9 @@ pub enum ProtocolError {
     UnknownType(String),
     #[error("invalid {kind} message: {detail}")]
     Invalid { kind: String, detail: String },
-    #[error("protocol version {got} is not supported (this server speaks {MIN_PROTOCOL_VERSION}..={PROTOCOL_VERSION})")]
+    #[error(
+        "protocol version {got} is not supported (this server speaks {MIN_PROTOCOL_VERSION}..={PROTOCOL_VERSION})"
+    )]
     UnsupportedVersion { got: u16 },
 }
 
@@ -221,7 +223,8 @@ pub trait Tagged {
 }
 
 impl Tagged for PlayerMessage {
-    const TYPES: &'static [&'static str] = &["hello", "heartbeat", "ack", "proof_of_play", "alert_shown"];
+    const TYPES: &'static [&'static str] =
+        &["hello", "heartbeat", "ack", "proof_of_play", "alert_shown"];
 }
 
 impl Tagged for ServerMessage {
@@ -248,7 +251,10 @@ fn classify<T: Tagged>(text: &str, err: serde_json::Error) -> ProtocolError {
     match value.get("type").and_then(|t| t.as_str()) {
         None => ProtocolError::MissingType,
         Some(t) if !T::TYPES.contains(&t) => ProtocolError::UnknownType(t.to_owned()),
-        Some(t) => ProtocolError::Invalid { kind: t.to_owned(), detail: err.to_string() },
+        Some(t) => ProtocolError::Invalid {
+            kind: t.to_owned(),
+            detail: err.to_string(),
+        },
     }
 }
 
@@ -280,8 +286,14 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        assert!(matches!(decode::<PlayerMessage>("{nope"), Err(ProtocolError::NotJson(_))));
-        assert_eq!(decode::<PlayerMessage>(r#"{"id":1}"#), Err(ProtocolError::MissingType));
+        assert!(matches!(
+            decode::<PlayerMessage>("{nope"),
+            Err(ProtocolError::NotJson(_))
+        ));
+        assert_eq!(
+            decode::<PlayerMessage>(r#"{"id":1}"#),
+            Err(ProtocolError::MissingType)
+        );
         assert_eq!(
             decode::<PlayerMessage>(r#"{"type":"launch_missiles"}"#),
             Err(ProtocolError::UnknownType("launch_missiles".into()))
@@ -294,8 +306,14 @@ mod tests {
             decode::<PlayerMessage>(r#"{"type":"ack","id":1,"extra":true}"#),
             Err(ProtocolError::Invalid { .. })
         ));
-        let big = format!(r#"{{"type":"ack","id":1,"pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
-        assert!(matches!(decode::<PlayerMessage>(&big), Err(ProtocolError::TooLarge(_))));
+        let big = format!(
+            r#"{{"type":"ack","id":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert!(matches!(
+            decode::<PlayerMessage>(&big),
+            Err(ProtocolError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -304,7 +322,9 @@ mod tests {
         let samples = [
             encode(&ServerMessage::ScreenshotRequest { id: 1 }),
             encode(&ServerMessage::PlaysAccepted { batch: 1 }),
-            encode(&ServerMessage::Error { message: "x".into() }),
+            encode(&ServerMessage::Error {
+                message: "x".into(),
+            }),
         ];
         for s in samples {
             let v: serde_json::Value = serde_json::from_str(&s).unwrap();
@@ -314,7 +334,16 @@ mod tests {
 
     #[test]
     fn old_versions_are_refused() {
-        let h = Hello { protocol: 0, player_version: "x".into(), token: None, device_id: None, manifest_version: None };
-        assert_eq!(h.check_version(), Err(ProtocolError::UnsupportedVersion { got: 0 }));
+        let h = Hello {
+            protocol: 0,
+            player_version: "x".into(),
+            token: None,
+            device_id: None,
+            manifest_version: None,
+        };
+        assert_eq!(
+            h.check_version(),
+            Err(ProtocolError::UnsupportedVersion { got: 0 })
+        );
     }
 }

@@ -107,7 +107,11 @@ pub fn resolve_until(inputs: Inputs<'_>, at: DateTime<Utc>, horizon: DateTime<Ut
     let engine = Engine::new(inputs);
     let state = engine.state_at(at);
     let next_change = engine.next_change(at, horizon, &state);
-    Resolution { at, state, next_change }
+    Resolution {
+        at,
+        state,
+        next_change,
+    }
 }
 
 struct Engine<'a> {
@@ -125,7 +129,11 @@ impl<'a> Engine<'a> {
             .filter(|s| s.targets_display(inputs.display) && s.rule.validate().is_ok())
             .collect();
         relevant.sort_by_key(|s| s.id);
-        Engine { inputs, tz: inputs.display.timezone.0, relevant }
+        Engine {
+            inputs,
+            tz: inputs.display.timezone.0,
+            relevant,
+        }
     }
 
     /// The zone a schedule lands in on this display's layout.
@@ -175,16 +183,16 @@ impl<'a> Engine<'a> {
                     .filter(|(s, _)| s.layer != Layer::Emergency && self.zone_of(s) == zone.name)
                     .collect();
                 let normal = winners(
-                    here.iter().copied().filter(|(s, _)| s.layer == Layer::Normal && s.share_of_voice.is_none()),
+                    here.iter()
+                        .copied()
+                        .filter(|(s, _)| s.layer == Layer::Normal && s.share_of_voice.is_none()),
                 );
                 let normal_plays = normal.is_some();
                 let base = normal
                     .or_else(|| {
-                        winners(
-                            here.iter()
-                                .copied()
-                                .filter(|(s, _)| s.layer == Layer::Default && s.share_of_voice.is_none()),
-                        )
+                        winners(here.iter().copied().filter(|(s, _)| {
+                            s.layer == Layer::Default && s.share_of_voice.is_none()
+                        }))
                     })
                     .unwrap_or_default();
                 // A default-layer schedule plays only where no normal one does,
@@ -201,9 +209,17 @@ impl<'a> Engine<'a> {
     }
 
     /// The earliest instant in `(at, horizon]` whose state differs from `state`.
-    fn next_change(&self, at: DateTime<Utc>, horizon: DateTime<Utc>, state: &PlayState) -> Option<DateTime<Utc>> {
+    fn next_change(
+        &self,
+        at: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        state: &PlayState,
+    ) -> Option<DateTime<Utc>> {
         let signature = |t: DateTime<Utc>| -> Vec<(ScheduleId, Vec<ItemId>)> {
-            self.active(t).into_iter().map(|(s, e)| (s.id, e.into_iter().map(|p| p.item).collect())).collect()
+            self.active(t)
+                .into_iter()
+                .map(|(s, e)| (s.id, e.into_iter().map(|p| p.item).collect()))
+                .collect()
         };
         let base = signature(at);
         let item_edges: BTreeSet<DateTime<Utc>> = self
@@ -223,8 +239,15 @@ impl<'a> Engine<'a> {
                 .into_iter()
                 .filter(|t| *t > at && *t <= horizon)
                 .collect();
-            let day_end = self.instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?).into_iter().next();
-            candidates.extend(item_edges.iter().filter(|t| day_end.is_none_or(|end| **t < end)));
+            let day_end = self
+                .instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?)
+                .into_iter()
+                .next();
+            candidates.extend(
+                item_edges
+                    .iter()
+                    .filter(|t| day_end.is_none_or(|end| **t < end)),
+            );
             for t in candidates {
                 if signature(t) != base && self.state_at(t) != *state {
                     return Some(t);
@@ -249,7 +272,8 @@ impl<'a> Engine<'a> {
                 wall.insert(day.and_time(w.end));
             }
         }
-        let mut edges: Vec<DateTime<Utc>> = wall.into_iter().flat_map(|w| self.instants(w)).collect();
+        let mut edges: Vec<DateTime<Utc>> =
+            wall.into_iter().flat_map(|w| self.instants(w)).collect();
         // When the clock falls back it passes no wall time of ours, yet a window
         // can open or close right there (01:00–02:30 plays again when 03:00 CEST
         // becomes 02:00 CET), so the switch itself is an edge.
@@ -260,10 +284,18 @@ impl<'a> Engine<'a> {
     /// The instant on local `day` at which the UTC offset changes, if it does
     /// (one switch per day at most, as in every real zone).
     fn offset_change(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
-        let start = self.instants(day.and_hms_opt(0, 0, 0)?).into_iter().next()?;
-        let end = self.instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?).into_iter().next()?;
+        let start = self
+            .instants(day.and_hms_opt(0, 0, 0)?)
+            .into_iter()
+            .next()?;
+        let end = self
+            .instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?)
+            .into_iter()
+            .next()?;
         let offset = |t: i64| {
-            let utc = DateTime::from_timestamp(t, 0).map(|t| t.naive_utc()).unwrap_or_default();
+            let utc = DateTime::from_timestamp(t, 0)
+                .map(|t| t.naive_utc())
+                .unwrap_or_default();
             self.tz.offset_from_utc_datetime(&utc).fix()
         };
         let after = offset(end.timestamp());
@@ -333,7 +365,11 @@ fn interleave(base: Playlist, shares: &[(u8, &[PlayEntry])]) -> Playlist {
     if shares.is_empty() {
         return base;
     }
-    let total_share: u32 = shares.iter().map(|(p, _)| u32::from(*p)).sum::<u32>().min(100);
+    let total_share: u32 = shares
+        .iter()
+        .map(|(p, _)| u32::from(*p))
+        .sum::<u32>()
+        .min(100);
     let base_s = base.loop_duration_s();
     if base.is_empty() || total_share >= 100 {
         let entries = shares.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
@@ -345,9 +381,20 @@ fn interleave(base: Playlist, shares: &[(u8, &[PlayEntry])]) -> Playlist {
     let mut queues: Vec<Vec<PlayEntry>> = shares
         .iter()
         .map(|(p, entries)| {
-            let one_loop = entries.iter().map(|e| u64::from(e.duration_s)).sum::<u64>().max(1) as f64;
-            let plays = (cycle_s * f64::from(*p) / 100.0 / one_loop).round().max(1.0) as usize;
-            entries.iter().cloned().cycle().take(entries.len() * plays).collect()
+            let one_loop = entries
+                .iter()
+                .map(|e| u64::from(e.duration_s))
+                .sum::<u64>()
+                .max(1) as f64;
+            let plays = (cycle_s * f64::from(*p) / 100.0 / one_loop)
+                .round()
+                .max(1.0) as usize;
+            entries
+                .iter()
+                .cloned()
+                .cycle()
+                .take(entries.len() * plays)
+                .collect()
         })
         .collect();
     let mut inserts = Vec::new();
@@ -384,26 +431,45 @@ mod tests {
     use super::*;
 
     fn entry(item: i64, d: u32) -> PlayEntry {
-        PlayEntry { item: ItemId(item), duration_s: d, schedule: ScheduleId(1) }
+        PlayEntry {
+            item: ItemId(item),
+            duration_s: d,
+            schedule: ScheduleId(1),
+        }
     }
 
     #[test]
     fn share_of_voice_takes_its_share() {
-        let base = Playlist { entries: (1..=6).map(|i| entry(i, 10)).collect() };
+        let base = Playlist {
+            entries: (1..=6).map(|i| entry(i, 10)).collect(),
+        };
         let ad = [entry(99, 10)];
         let out = interleave(base, &[(25, &ad)]);
         let total: u64 = out.loop_duration_s();
-        let shared: u64 = out.entries.iter().filter(|e| e.item == ItemId(99)).map(|e| u64::from(e.duration_s)).sum();
+        let shared: u64 = out
+            .entries
+            .iter()
+            .filter(|e| e.item == ItemId(99))
+            .map(|e| u64::from(e.duration_s))
+            .sum();
         assert_eq!(shared, 20, "25% of an 80 s cycle is 20 s: {out:?}");
         assert_eq!(total, 80);
         // Spread out, not bunched together.
-        let pos: Vec<usize> = out.entries.iter().enumerate().filter(|(_, e)| e.item == ItemId(99)).map(|(i, _)| i).collect();
+        let pos: Vec<usize> = out
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.item == ItemId(99))
+            .map(|(i, _)| i)
+            .collect();
         assert!(pos[1] - pos[0] >= 3, "{pos:?}");
     }
 
     #[test]
     fn position_wraps_the_loop() {
-        let p = Playlist { entries: vec![entry(1, 10), entry(2, 5)] };
+        let p = Playlist {
+            entries: vec![entry(1, 10), entry(2, 5)],
+        };
         assert_eq!(p.position_at(0), Some((0, 10)));
         assert_eq!(p.position_at(12), Some((1, 3)));
         assert_eq!(p.position_at(15), Some((0, 10)));

@@ -110,7 +110,9 @@ pub enum Recurrence {
     /// Every `interval` days, counted from `Rule::from`.
     #[default]
     Day,
-    Days { interval: u16 },
+    Days {
+        interval: u16,
+    },
     /// The listed weekdays, every `interval` weeks counted from the week of `Rule::from`.
     Week {
         days: Vec<Weekday>,
@@ -118,9 +120,14 @@ pub enum Recurrence {
         interval: u16,
     },
     /// Days of the month; -1 is the last day.
-    MonthDays { days: Vec<i8> },
+    MonthDays {
+        days: Vec<i8>,
+    },
     /// The nth weekday of the month (1..=5, or -1 for the last), e.g. every first Tuesday.
-    MonthWeekday { nth: i8, weekday: Weekday },
+    MonthWeekday {
+        nth: i8,
+        weekday: Weekday,
+    },
 }
 
 fn one() -> u16 {
@@ -231,7 +238,10 @@ impl Rule {
         }
         for w in &self.windows {
             if w.start == w.end {
-                return Err(ScheduleError::EmptyWindow { start: w.start, end: w.end });
+                return Err(ScheduleError::EmptyWindow {
+                    start: w.start,
+                    end: w.end,
+                });
             }
         }
         Ok(())
@@ -258,7 +268,10 @@ impl Rule {
             Recurrence::Day => true,
             Recurrence::Days { interval } => {
                 let anchor = self.from.unwrap_or(day);
-                (day - anchor).num_days().rem_euclid(i64::from((*interval).max(1))) == 0
+                (day - anchor)
+                    .num_days()
+                    .rem_euclid(i64::from((*interval).max(1)))
+                    == 0
             }
             Recurrence::Week { days, interval } => {
                 if !days.contains(&day.weekday()) {
@@ -275,7 +288,11 @@ impl Rule {
             Recurrence::MonthDays { days } => {
                 let last = last_day_of_month(day);
                 days.iter().any(|&d| {
-                    if d == -1 { day.day() == last } else { i64::from(d) == i64::from(day.day()) }
+                    if d == -1 {
+                        day.day() == last
+                    } else {
+                        i64::from(d) == i64::from(day.day())
+                    }
                 })
             }
             Recurrence::MonthWeekday { nth, weekday } => {
@@ -316,7 +333,9 @@ fn last_day_of_month(day: NaiveDate) -> u32 {
     } else {
         NaiveDate::from_ymd_opt(y, m + 1, 1)
     };
-    first_next.and_then(|d| d.pred_opt()).map_or(31, |d| d.day())
+    first_next
+        .and_then(|d| d.pred_opt())
+        .map_or(31, |d| d.day())
 }
 
 #[cfg(test)]
@@ -330,13 +349,19 @@ mod tests {
     #[test]
     fn month_weekday_first_and_last() {
         let rule = Rule {
-            recurrence: Recurrence::MonthWeekday { nth: 1, weekday: Weekday::Tue },
+            recurrence: Recurrence::MonthWeekday {
+                nth: 1,
+                weekday: Weekday::Tue,
+            },
             ..Default::default()
         };
         assert!(rule.selects_day(d("2026-12-01")));
         assert!(!rule.selects_day(d("2026-12-08")));
         let last = Rule {
-            recurrence: Recurrence::MonthWeekday { nth: -1, weekday: Weekday::Thu },
+            recurrence: Recurrence::MonthWeekday {
+                nth: -1,
+                weekday: Weekday::Thu,
+            },
             ..Default::default()
         };
         assert!(last.selects_day(d("2026-11-26")));
@@ -347,7 +372,10 @@ mod tests {
     fn every_second_week_counts_from_start() {
         let rule = Rule {
             from: Some(d("2026-11-02")),
-            recurrence: Recurrence::Week { days: vec![Weekday::Mon], interval: 2 },
+            recurrence: Recurrence::Week {
+                days: vec![Weekday::Mon],
+                interval: 2,
+            },
             ..Default::default()
         };
         assert!(rule.selects_day(d("2026-11-02")));
@@ -357,7 +385,10 @@ mod tests {
 
     #[test]
     fn last_day_of_month_in_february() {
-        let rule = Rule { recurrence: Recurrence::MonthDays { days: vec![-1] }, ..Default::default() };
+        let rule = Rule {
+            recurrence: Recurrence::MonthDays { days: vec![-1] },
+            ..Default::default()
+        };
         assert!(rule.selects_day(d("2028-02-29")));
         assert!(!rule.selects_day(d("2028-02-28")));
         assert!(rule.selects_day(d("2027-02-28")));
@@ -366,8 +397,14 @@ mod tests {
     #[test]
     fn wrapping_window_belongs_to_its_start_day() {
         let rule = Rule {
-            recurrence: Recurrence::Week { days: vec![Weekday::Fri], interval: 1 },
-            windows: vec![Window { start: "22:00:00".parse().unwrap(), end: "02:00:00".parse().unwrap() }],
+            recurrence: Recurrence::Week {
+                days: vec![Weekday::Fri],
+                interval: 1,
+            },
+            windows: vec![Window {
+                start: "22:00:00".parse().unwrap(),
+                end: "02:00:00".parse().unwrap(),
+            }],
             ..Default::default()
         };
         let at = |s: &str| rule.active_at_local(s.parse().unwrap());
@@ -379,9 +416,19 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_refused() {
-        let r = Rule { from: Some(d("2026-12-01")), until: Some(d("2026-11-01")), ..Default::default() };
-        assert!(matches!(r.validate(), Err(ScheduleError::EndsBeforeStart { .. })));
-        let r = Rule { recurrence: Recurrence::Days { interval: 3 }, ..Default::default() };
+        let r = Rule {
+            from: Some(d("2026-12-01")),
+            until: Some(d("2026-11-01")),
+            ..Default::default()
+        };
+        assert!(matches!(
+            r.validate(),
+            Err(ScheduleError::EndsBeforeStart { .. })
+        ));
+        let r = Rule {
+            recurrence: Recurrence::Days { interval: 3 },
+            ..Default::default()
+        };
         assert_eq!(r.validate(), Err(ScheduleError::IntervalWithoutStart(3)));
     }
 }

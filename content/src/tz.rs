@@ -22,9 +22,9 @@ impl TimeZone {
 impl std::str::FromStr for TimeZone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<Tz>()
-            .map(TimeZone)
-            .map_err(|_| format!("unknown time zone {s:?} (expected an IANA name such as Europe/Berlin)"))
+        s.parse::<Tz>().map(TimeZone).map_err(|_| {
+            format!("unknown time zone {s:?} (expected an IANA name such as Europe/Berlin)")
+        })
     }
 }
 
