@@ -18,6 +18,15 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod audit_log;
+pub mod limiter;
+mod login;
+pub mod password;
+mod tokens;
+mod users;
+
+pub use users::bootstrap_admin;
+
 pub const SESSION_COOKIE: &str = "cs_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -73,14 +82,33 @@ impl Staff {
         if self.role >= role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this needs the {} role", role.as_str())))
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role",
+                role.as_str()
+            )))
         }
     }
 }
 
-/// Shared authentication state (the login rate limiter lives here).
-#[derive(Debug, Default)]
-pub struct AuthState {}
+/// Shared authentication state: the login rate limiter and the bound on
+/// concurrent password hashing (argon2 takes ~19 MiB and tens of ms each).
+#[derive(Debug)]
+pub struct AuthState {
+    pub(crate) limiter: std::sync::Mutex<limiter::Limiter>,
+    pub(crate) hashing: tokio::sync::Semaphore,
+}
+
+impl Default for AuthState {
+    fn default() -> Self {
+        let slots = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8);
+        AuthState {
+            limiter: std::sync::Mutex::new(limiter::Limiter::default()),
+            hashing: tokio::sync::Semaphore::new(slots),
+        }
+    }
+}
 
 /// A fresh random token and the hash to store for it.
 pub fn new_token() -> (String, String) {
@@ -96,12 +124,22 @@ pub fn hash_token(token: &str) -> String {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// [`cookie`] on a bare header map.
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -118,13 +156,20 @@ fn changes_state(method: &Method) -> bool {
 impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let (token, kind) = match (bearer(parts), cookie(parts, SESSION_COOKIE)) {
             (Some(t), _) => (t.to_owned(), "api"),
             (None, Some(c)) => (c.to_owned(), "cookie"),
             (None, None) => return Err(ApiError::Unauthorized),
         };
-        let csrf_sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let csrf_sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let needs_csrf = kind == "cookie" && changes_state(&parts.method);
         let hash = hash_token(&token);
         let found = state
@@ -153,7 +198,12 @@ impl FromRequestParts<AppState> for Staff {
         if needs_csrf && csrf_sent.as_deref() != Some(csrf.as_str()) {
             return Err(ApiError::Forbidden("missing or wrong CSRF token".into()));
         }
-        Ok(Staff { id, username, role: role.parse()?, language })
+        Ok(Staff {
+            id,
+            username,
+            role: role.parse()?,
+            language,
+        })
     }
 }
 
@@ -165,7 +215,10 @@ pub struct PlayerAuth {
 
 /// Looks a display token up; `Err(Revoked)` and unknown tokens are told apart
 /// so the player can show the technician which it is.
-pub async fn display_for_token(state: &AppState, token: &str) -> Result<DisplayId, DisplayTokenError> {
+pub async fn display_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<DisplayId, DisplayTokenError> {
     let hash = hash_token(token);
     let row = state
         .db
@@ -195,22 +248,27 @@ pub enum DisplayTokenError {
 impl FromRequestParts<AppState> for PlayerAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?.to_owned();
         match display_for_token(state, &token).await {
             Ok(display_id) => Ok(PlayerAuth { display_id }),
-            Err(DisplayTokenError::Revoked) => Err(ApiError::Forbidden("this display's token was revoked".into())),
+            Err(DisplayTokenError::Revoked) => Err(ApiError::Forbidden(
+                "this display's token was revoked".into(),
+            )),
             Err(DisplayTokenError::Unknown) => Err(ApiError::Unauthorized),
         }
     }
 }
 
-/// Staff-facing authentication routes (to be completed).
+/// Staff-facing authentication routes: login/logout, `/api/me`, API tokens,
+/// user management and the audit log.
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-}
-
-/// Creates the first admin when no user exists (to be completed).
-pub async fn bootstrap_admin(_state: &AppState) -> anyhow::Result<()> {
-    Ok(())
+        .merge(login::routes())
+        .merge(tokens::routes())
+        .merge(users::routes())
+        .merge(audit_log::routes())
 }
