@@ -7,7 +7,10 @@
 //!    their playlists concatenated in schedule-id order.
 //! 3. Otherwise the active **default** schedules of the highest priority play.
 //! 4. Active schedules with a **share of voice** are interleaved into that
-//!    playlist so they get (to the nearest whole showing) their share of airtime.
+//!    playlist so they get (to the nearest whole showing) their share of
+//!    airtime, but only into a playlist of their own rank (layer, then
+//!    priority) or lower: an advert never interrupts a higher-priority
+//!    council livestream.
 //!
 //! A schedule whose items have all expired counts as inactive, so a zone falls
 //! through to the next layer instead of going blank.
@@ -182,24 +185,23 @@ impl<'a> Engine<'a> {
                     .iter()
                     .filter(|(s, _)| s.layer != Layer::Emergency && self.zone_of(s) == zone.name)
                     .collect();
-                let normal = winners(
+                let plain = |layer: Layer| {
                     here.iter()
                         .copied()
-                        .filter(|(s, _)| s.layer == Layer::Normal && s.share_of_voice.is_none()),
-                );
-                let normal_plays = normal.is_some();
-                let base = normal
-                    .or_else(|| {
-                        winners(here.iter().copied().filter(|(s, _)| {
-                            s.layer == Layer::Default && s.share_of_voice.is_none()
-                        }))
-                    })
+                        .filter(move |(s, _)| s.layer == layer && s.share_of_voice.is_none())
+                };
+                let top = |layer: Layer| plain(layer).map(|(s, _)| (layer, s.priority)).max();
+                // The rank of the playlist underneath: normal beats default.
+                let base_rank = top(Layer::Normal).or_else(|| top(Layer::Default));
+                let base = winners(plain(Layer::Normal))
+                    .or_else(|| winners(plain(Layer::Default)))
                     .unwrap_or_default();
-                // A default-layer schedule plays only where no normal one does,
-                // shared airtime included: it used to be interleaved into normal playlists.
+                // A share of voice mixes only into playlists of its own rank or
+                // lower: an advert never interrupts a higher-priority livestream,
+                // and a default never mixes into a normal schedule.
                 let shares: Vec<(u8, &[PlayEntry])> = here
                     .iter()
-                    .filter(|(s, _)| !(normal_plays && s.layer == Layer::Default))
+                    .filter(|(s, _)| base_rank.is_none_or(|rank| (s.layer, s.priority) >= rank))
                     .filter_map(|(s, e)| s.share_of_voice.map(|p| (p, e.as_slice())))
                     .collect();
                 (zone.name.clone(), interleave(base, &shares))
@@ -359,8 +361,14 @@ fn winners<'s, 'e: 's>(
     Some(Playlist { entries })
 }
 
-/// Interleaves share-of-voice playlists into `base`, each repeated so its
-/// airtime comes closest to its share, spread evenly between base entries.
+/// The most times the base playlist is repeated to bring shares of voice
+/// closer to their target when one showing of a shared item is long.
+const MAX_BASE_REPEATS: u64 = 6;
+
+/// Interleaves share-of-voice playlists into `base`, spread evenly between
+/// base entries. Each shared playlist plays at least once per cycle; the base
+/// loop is repeated (up to [`MAX_BASE_REPEATS`] times) where that brings the
+/// shares' airtime closer to their targets, since airtime comes in whole showings.
 fn interleave(base: Playlist, shares: &[(u8, &[PlayEntry])]) -> Playlist {
     if shares.is_empty() {
         return base;
@@ -370,30 +378,70 @@ fn interleave(base: Playlist, shares: &[(u8, &[PlayEntry])]) -> Playlist {
         .map(|(p, _)| u32::from(*p))
         .sum::<u32>()
         .min(100);
-    let base_s = base.loop_duration_s();
     if base.is_empty() || total_share >= 100 {
         let entries = shares.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
         return Playlist { entries };
     }
-    // Cycle length T with the shares taking total_share percent: T = B / (1 - S).
-    let cycle_s = base_s as f64 * 100.0 / f64::from(100 - total_share);
-    // Round-robin the shared playlists, each repeated to match its airtime.
+    let base_s = base.loop_duration_s().max(1);
+    let loop_s = |entries: &[PlayEntry]| {
+        entries
+            .iter()
+            .map(|e| u64::from(e.duration_s))
+            .sum::<u64>()
+            .max(1)
+    };
+    // For r base repeats: plays of each share so it takes its percentage of
+    // the cycle T = r·B / (1 − S), and the summed error of the result.
+    let plan = |repeats: u64| -> (f64, Vec<u64>) {
+        let cycle_s = (repeats * base_s) as f64 * 100.0 / f64::from(100 - total_share);
+        let plays: Vec<u64> = shares
+            .iter()
+            .map(|(p, e)| {
+                (cycle_s * f64::from(*p) / 100.0 / loop_s(e) as f64)
+                    .round()
+                    .max(1.0) as u64
+            })
+            .collect();
+        let total = (repeats * base_s
+            + shares
+                .iter()
+                .zip(&plays)
+                .map(|((_, e), n)| n * loop_s(e))
+                .sum::<u64>()) as f64;
+        let error = shares
+            .iter()
+            .zip(&plays)
+            .map(|((p, e), n)| ((n * loop_s(e)) as f64 / total - f64::from(*p) / 100.0).abs())
+            .sum();
+        (error, plays)
+    };
+    let (repeats, plays) = (1..=MAX_BASE_REPEATS)
+        .map(|r| (r, plan(r)))
+        .min_by(|(ra, (ea, _)), (rb, (eb, _))| {
+            // Prefer fewer repeats unless more repeats are clearly closer.
+            (ea + 0.005 * *ra as f64).total_cmp(&(eb + 0.005 * *rb as f64))
+        })
+        .map(|(r, (_, plays))| (r, plays))
+        .expect("at least one plan");
+    let base = Playlist {
+        entries: base
+            .entries
+            .iter()
+            .cloned()
+            .cycle()
+            .take(base.entries.len() * repeats as usize)
+            .collect(),
+    };
+    // Round-robin the shared playlists, each repeated `plays` times.
     let mut queues: Vec<Vec<PlayEntry>> = shares
         .iter()
-        .map(|(p, entries)| {
-            let one_loop = entries
-                .iter()
-                .map(|e| u64::from(e.duration_s))
-                .sum::<u64>()
-                .max(1) as f64;
-            let plays = (cycle_s * f64::from(*p) / 100.0 / one_loop)
-                .round()
-                .max(1.0) as usize;
+        .zip(&plays)
+        .map(|((_, entries), n)| {
             entries
                 .iter()
                 .cloned()
                 .cycle()
-                .take(entries.len() * plays)
+                .take(entries.len() * *n as usize)
                 .collect()
         })
         .collect();

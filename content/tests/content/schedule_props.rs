@@ -215,7 +215,10 @@ proptest! {
                 here.iter().copied().filter(|(s, _)| s.layer == layer && s.share_of_voice.is_none()).collect()
             };
             let (normal, default) = (plain(Layer::Normal), plain(Layer::Default));
-            let eligible = |s: &Schedule| s.layer == Layer::Normal || normal.is_empty();
+            // A share mixes only into a playlist of its own rank (layer, priority) or lower.
+            let rank = |list: &[&(&Schedule, Vec<PlayEntry>)], layer| list.iter().map(|(s, _)| (layer, s.priority)).max();
+            let base_rank = rank(&normal, Layer::Normal).or_else(|| rank(&default, Layer::Default));
+            let eligible = |s: &Schedule| base_rank.is_none_or(|r| (s.layer, s.priority) >= r);
             let shared: u32 = here
                 .iter()
                 .filter_map(|(s, _)| s.share_of_voice.filter(|_| eligible(s)))
@@ -236,7 +239,11 @@ proptest! {
                 .filter(|e| w.schedule(e.schedule).share_of_voice.is_none())
                 .cloned()
                 .collect();
-            prop_assert_eq!(&base, &expected_base, "zone {}", zone.name);
+            // The base loop may be repeated whole to bring shares nearer their target.
+            let repeats = if expected_base.is_empty() { 0 } else { base.len() / expected_base.len() };
+            prop_assert!(repeats >= 1 || expected_base.is_empty(), "zone {}: base lost: {:?}", zone.name, base);
+            let repeated: Vec<PlayEntry> = expected_base.iter().cloned().cycle().take(expected_base.len() * repeats).collect();
+            prop_assert_eq!(&base, &repeated, "zone {}", zone.name);
             if !normal.is_empty() {
                 for e in &playlist.entries {
                     prop_assert_ne!(
@@ -296,5 +303,7 @@ fn shared_default_schedule_stays_under_normal_ones() {
         schedules: vec![shared_default, clock],
         ..w
     };
-    assert_eq!(main(&defaults_only), [3, 2]);
+    // 30 % of airtime in whole 10 s showings: two in seven (28.6 %), the base
+    // loop repeated to get there, the shared item spread out.
+    assert_eq!(main(&defaults_only), [3, 2, 3, 3, 2, 3, 3]);
 }
