@@ -43,7 +43,7 @@ pub async fn serve(
     auth::bootstrap_admin(&state).await?;
     let app = api::router(state.clone());
     let hub = state.hub.clone();
-    let background = hub.start_background(state.clone());
+    let background = [hub.start_background(), tokio::spawn(manifests::daily_refresh(state.clone()))];
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -52,7 +52,9 @@ pub async fn serve(
         })
         .await
         .context("server failed")?;
-    background.abort();
+    for task in background {
+        task.abort();
+    }
     state.hub.flush().await;
     state.db.checkpoint()?;
     tracing::info!("database flushed; bye");

@@ -105,3 +105,65 @@ pub async fn resolve_at(state: &AppState, display: DisplayId, at: DateTime<Utc>)
     let loaded = state.db.call(move |c| Loaded::load(c, display)).await?;
     Ok(content::resolve(loaded.inputs(), at))
 }
+
+/// Raises every display's manifest version and announces it; returns the version.
+///
+/// Run daily so a player's timeline keeps reaching [`content::manifest::OFFLINE_DAYS`]
+/// ahead even when nobody edits anything.
+pub async fn refresh_all(state: &AppState) -> Result<u64, ApiError> {
+    let (all, version) = state
+        .db
+        .call(|c| {
+            let tx = c.transaction()?;
+            let all: BTreeSet<DisplayId> = tx
+                .prepare("SELECT id FROM displays")?
+                .query_map([], |r| r.get::<_, i64>(0))?
+                .map(|r| r.map(DisplayId))
+                .collect::<Result<_, _>>()?;
+            let version = bump(&tx, &all)?;
+            tx.commit()?;
+            Ok((all, version))
+        })
+        .await?;
+    announce(&state.hub, &all, version);
+    Ok(version)
+}
+
+/// Calls [`refresh_all`] a few minutes after every local midnight (Europe/Berlin,
+/// the zone of every display we serve; a display's own day starts within the hour).
+pub async fn daily_refresh(state: AppState) {
+    loop {
+        let now = Utc::now();
+        let wait = until_after_midnight(now, chrono_tz::Europe::Berlin);
+        tokio::time::sleep(wait).await;
+        match refresh_all(&state).await {
+            Ok(v) => tracing::info!(version = v, "daily manifest refresh"),
+            Err(e) => tracing::error!("daily manifest refresh failed: {e}"),
+        }
+    }
+}
+
+/// Time from `now` until five minutes past the next local midnight in `tz`.
+fn until_after_midnight(now: DateTime<Utc>, tz: chrono_tz::Tz) -> std::time::Duration {
+    use chrono::TimeZone as _;
+    let tomorrow = now.with_timezone(&tz).date_naive().succ_opt().unwrap_or_else(|| now.date_naive());
+    let target = tomorrow
+        .and_hms_opt(0, 5, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map_or(now + chrono::Duration::hours(24), |t| t.with_timezone(&Utc));
+    (target - now).to_std().unwrap_or(std::time::Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_waits_until_after_local_midnight() {
+        let now: DateTime<Utc> = "2026-10-24T21:30:00Z".parse().unwrap(); // 23:30 CEST
+        // Next local midnight is 2026-10-25 00:05 CEST = 22:05 UTC.
+        assert_eq!(until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(), 35 * 60);
+        let now: DateTime<Utc> = "2026-10-25T22:30:00Z".parse().unwrap(); // 23:30 CET, after the switch
+        assert_eq!(until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(), 35 * 60);
+    }
+}

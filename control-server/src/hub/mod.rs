@@ -14,7 +14,6 @@
 mod session;
 
 use crate::db::Db;
-use crate::state::AppState;
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use content::DisplayId;
@@ -23,12 +22,17 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use session::ws_player;
 
 /// Messages queued per connection before it counts as stuck.
 const QUEUE_DEPTH: usize = 256;
+/// Ack bookkeeping is pruned of entries older than this once it grows past
+/// `ACK_PRUNE_AT`; a player acks within seconds or reconnects and resyncs.
+const ACK_TTL: Duration = Duration::from_secs(3600);
+const ACK_PRUNE_AT: usize = 50_000;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -39,7 +43,8 @@ struct Inner {
     db: Db,
     conns: RwLock<HashMap<DisplayId, Conn>>,
     pairing: Mutex<HashMap<String, Pairing>>,
-    acks: Mutex<HashMap<MessageId, AckKind>>,
+    /// What each outstanding message id stood for, and when it was issued.
+    acks: Mutex<HashMap<MessageId, (Instant, AckKind)>>,
     next_id: AtomicU64,
     next_conn: AtomicU64,
     receipts: mpsc::UnboundedSender<Receipt>,
@@ -112,7 +117,11 @@ impl Hub {
     pub fn message_id(&self, kind: AckKind) -> MessageId {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if !matches!(kind, AckKind::Other) {
-            self.inner.acks.lock().unwrap_or_else(|p| p.into_inner()).insert(id, kind);
+            let mut acks = self.inner.acks.lock().unwrap_or_else(|p| p.into_inner());
+            if acks.len() >= ACK_PRUNE_AT {
+                acks.retain(|_, (issued, _)| issued.elapsed() < ACK_TTL);
+            }
+            acks.insert(id, (Instant::now(), kind));
         }
         id
     }
@@ -198,12 +207,7 @@ impl Hub {
     }
 
     fn take_ack(&self, id: MessageId) -> Option<AckKind> {
-        self.inner.acks.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
-    }
-
-    /// Forgets acknowledgement bookkeeping for a finished broadcast.
-    pub fn forget_ack(&self, id: MessageId) {
-        self.inner.acks.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.inner.acks.lock().unwrap_or_else(|p| p.into_inner()).get(&id).map(|(_, k)| k.clone())
     }
 
     pub fn receipt(&self, r: Receipt) {
@@ -248,7 +252,7 @@ impl Hub {
     }
 
     /// Starts the receipt writer; returns its handle.
-    pub fn start_background(&self, _state: AppState) -> tokio::task::JoinHandle<()> {
+    pub fn start_background(&self) -> tokio::task::JoinHandle<()> {
         let rx = self.inner.receipts_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
         let db = self.inner.db.clone();
         tokio::spawn(async move {

@@ -182,3 +182,17 @@ async fn heartbeats_show_up_as_health() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_refresh_announces_to_every_display() {
+    let server = TestServer::start().await;
+    let (_, token) = provisioned_display(&server, "Kaarst Rathausplatz").await;
+    let mut p = WsPlayer::connect(&server).await;
+    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION).await;
+    let before = p.expect(|m| if let ServerMessage::ManifestUpdate { version, .. } = m { Some(version) } else { None }).await;
+    let version = control_server::manifests::refresh_all(&server.state).await.unwrap();
+    assert!(version > before);
+    let got = p.expect(|m| if let ServerMessage::ManifestUpdate { version, .. } = m { Some(version) } else { None }).await;
+    assert_eq!(got, version);
+    server.stop().await;
+}
