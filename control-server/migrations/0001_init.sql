@@ -11,7 +11,8 @@ CREATE TABLE users (
 
 -- Browser sessions (kind 'cookie') and script tokens (kind 'api'); only hashes are stored.
 CREATE TABLE sessions (
-    token_hash   TEXT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY,
+    token_hash   TEXT NOT NULL UNIQUE,
     user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     kind         TEXT NOT NULL CHECK (kind IN ('cookie', 'api')),
     label        TEXT NOT NULL DEFAULT '',

@@ -4,10 +4,22 @@
 use rusqlite::Connection;
 use serde_json::Value;
 
-pub fn record(c: &Connection, actor: &str, action: &str, target: &str, detail: Value) -> rusqlite::Result<()> {
+pub fn record(
+    c: &Connection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![crate::db::now_text(), actor, action, target, detail.to_string()],
+        rusqlite::params![
+            crate::db::now_text(),
+            actor,
+            action,
+            target,
+            detail.to_string()
+        ],
     )?;
     Ok(())
 }

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 pub const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, Parser)]
-#[command(name = "control-server", version, about = "Schedules content for the town's displays and pushes it to them.")]
+#[command(
+    name = "control-server",
+    version,
+    about = "Schedules content for the town's displays and pushes it to them."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -27,17 +31,32 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "CONTROL_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "CONTROL_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
     /// Directory for the database, assets and screenshots.
     #[arg(long, env = "CONTROL_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Largest accepted upload, in MiB.
-    #[arg(long, env = "CONTROL_MAX_UPLOAD_MB", default_value_t = 1024, global = true)]
+    #[arg(
+        long,
+        env = "CONTROL_MAX_UPLOAD_MB",
+        default_value_t = 1024,
+        global = true
+    )]
     pub max_upload_mb: u64,
     /// Password of the first admin account, created when no user exists yet.
     /// Without it a random one is generated and printed once.
-    #[arg(long, env = "CONTROL_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "CONTROL_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_password: Option<String>,
     /// Send session cookies without the Secure flag (only for plain-HTTP installs
     /// on a closed network; browsers treat localhost as secure anyway).

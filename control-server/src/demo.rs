@@ -17,11 +17,41 @@ use rusqlite::Connection;
 const KAARST_ARS: &str = "051620016016";
 
 const SQUARES: [(&str, f64, f64, &str, &str); 5] = [
-    ("Kaarst Rathausplatz", 51.2276, 6.6172, "de:05162:7001", "Kaarst Rathaus"),
-    ("Büttgen Rathausplatz", 51.1999, 6.6032, "de:05162:7101", "Büttgen Rathausplatz"),
-    ("Holzhütten Lindenplatz", 51.2135, 6.6353, "de:05162:7201", "Holzbüttgen Lindenplatz"),
-    ("Vorst St. Eustachiusplatz", 51.2380, 6.5860, "de:05162:7301", "Vorst Kirche"),
-    ("Driesch Spielplatz", 51.2197, 6.6457, "de:05162:7401", "Driesch"),
+    (
+        "Kaarst Rathausplatz",
+        51.2276,
+        6.6172,
+        "de:05162:7001",
+        "Kaarst Rathaus",
+    ),
+    (
+        "Büttgen Rathausplatz",
+        51.1999,
+        6.6032,
+        "de:05162:7101",
+        "Büttgen Rathausplatz",
+    ),
+    (
+        "Holzhütten Lindenplatz",
+        51.2135,
+        6.6353,
+        "de:05162:7201",
+        "Holzbüttgen Lindenplatz",
+    ),
+    (
+        "Vorst St. Eustachiusplatz",
+        51.2380,
+        6.5860,
+        "de:05162:7301",
+        "Vorst Kirche",
+    ),
+    (
+        "Driesch Spielplatz",
+        51.2197,
+        6.6457,
+        "de:05162:7401",
+        "Driesch",
+    ),
 ];
 
 /// Seeds the demo into an empty database; returns false if data existed.
@@ -63,30 +93,58 @@ fn item(name: &str, duration_s: u32, content: ItemKind) -> ContentItem {
 }
 
 fn announcement(title: &str, body: &str) -> ItemKind {
-    ItemKind::Announcement { title: title.into(), body: body.into(), image: None }
+    ItemKind::Announcement {
+        title: title.into(),
+        body: body.into(),
+        image: None,
+    }
 }
 
 fn seed_into(c: &Connection) -> Result<(), ApiError> {
     for (name, description) in [
-        ("Rathausplätze", "Die beiden Rathausplätze in Kaarst und Büttgen"),
+        (
+            "Rathausplätze",
+            "Die beiden Rathausplätze in Kaarst und Büttgen",
+        ),
         ("Stadtteile", "Plätze in den Stadtteilen"),
     ] {
-        c.execute("INSERT INTO groups (name, description) VALUES (?1, ?2)", [name, description])?;
+        c.execute(
+            "INSERT INTO groups (name, description) VALUES (?1, ?2)",
+            [name, description],
+        )?;
     }
 
     let mut layout = Layout {
         id: LayoutId(0),
         name: "Hauptbereich mit Laufband".into(),
         zones: vec![
-            Zone { name: "main".into(), x: 0.0, y: 0.0, width: 100.0, height: 88.0, z: 0 },
-            Zone { name: "ticker".into(), x: 0.0, y: 88.0, width: 100.0, height: 12.0, z: 1 },
+            Zone {
+                name: "main".into(),
+                x: 0.0,
+                y: 0.0,
+                width: 100.0,
+                height: 88.0,
+                z: 0,
+            },
+            Zone {
+                name: "ticker".into(),
+                x: 0.0,
+                y: 88.0,
+                width: 100.0,
+                height: 12.0,
+                z: 1,
+            },
         ],
     };
     store::insert(c, &mut layout)?;
 
     let mut displays = Vec::new();
     for (i, (name, lat, lon, stop_id, stop_name)) in SQUARES.iter().enumerate() {
-        let group = if i < 2 { "Rathausplätze" } else { "Stadtteile" };
+        let group = if i < 2 {
+            "Rathausplätze"
+        } else {
+            "Stadtteile"
+        };
         let mut d = Display {
             id: DisplayId(0),
             name: (*name).into(),
@@ -96,12 +154,18 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
                 ars: KAARST_ARS.parse().map_err(ApiError::internal)?,
                 address: Some(format!("{name}, 41564 Kaarst")),
             },
-            resolution: Resolution { width: 1920, height: 1080 },
+            resolution: Resolution {
+                width: 1920,
+                height: 1080,
+            },
             orientation: Default::default(),
             timezone: Default::default(),
             groups: vec![group.into()],
             tags: vec!["outdoor".into()],
-            transit_stops: vec![StopRef { id: (*stop_id).into(), name: (*stop_name).into() }],
+            transit_stops: vec![StopRef {
+                id: (*stop_id).into(),
+                name: (*stop_name).into(),
+            }],
             layout_id: Some(layout.id),
         };
         store::insert(c, &mut d)?;
@@ -166,9 +230,29 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
     for i in &mut items {
         store::insert(c, i)?;
     }
-    let id = |name: &str| items.iter().find(|i| i.name == name).map(|i| i.id).expect("seeded item");
-    let entries = |names: &[&str]| names.iter().map(|n| Entry { item: id(n), duration_s: None }).collect();
-    let weekdays = vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri];
+    let id = |name: &str| {
+        items
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.id)
+            .expect("seeded item")
+    };
+    let entries = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| Entry {
+                item: id(n),
+                duration_s: None,
+            })
+            .collect()
+    };
+    let weekdays = vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
 
     let mut schedules = vec![
         Schedule {
@@ -189,8 +273,14 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
             zone: "main".into(),
             entries: entries(&["Bürgerbüro", "Abfahrten", "Luftqualität"]),
             rule: Rule {
-                recurrence: Recurrence::Week { days: weekdays, interval: 1 },
-                windows: vec![Window { start: t(6, 0), end: t(22, 0) }],
+                recurrence: Recurrence::Week {
+                    days: weekdays,
+                    interval: 1,
+                },
+                windows: vec![Window {
+                    start: t(6, 0),
+                    end: t(22, 0),
+                }],
                 ..Default::default()
             },
             layer: Layer::Normal,
@@ -204,8 +294,14 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
             zone: "main".into(),
             entries: entries(&["Wochenmarkt"]),
             rule: Rule {
-                recurrence: Recurrence::Week { days: vec![Weekday::Tue, Weekday::Fri], interval: 1 },
-                windows: vec![Window { start: t(6, 0), end: t(13, 0) }],
+                recurrence: Recurrence::Week {
+                    days: vec![Weekday::Tue, Weekday::Fri],
+                    interval: 1,
+                },
+                windows: vec![Window {
+                    start: t(6, 0),
+                    end: t(13, 0),
+                }],
                 ..Default::default()
             },
             layer: Layer::Normal,
@@ -219,8 +315,14 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
             zone: "main".into(),
             entries: entries(&["Wochenende", "Abfahrten", "Uhr"]),
             rule: Rule {
-                recurrence: Recurrence::Week { days: vec![Weekday::Sat, Weekday::Sun], interval: 1 },
-                windows: vec![Window { start: t(8, 0), end: t(22, 0) }],
+                recurrence: Recurrence::Week {
+                    days: vec![Weekday::Sat, Weekday::Sun],
+                    interval: 1,
+                },
+                windows: vec![Window {
+                    start: t(8, 0),
+                    end: t(22, 0),
+                }],
                 ..Default::default()
             },
             layer: Layer::Normal,
@@ -234,8 +336,14 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
             zone: "main".into(),
             entries: entries(&["Ratssitzung live"]),
             rule: Rule {
-                recurrence: Recurrence::MonthWeekday { nth: 1, weekday: Weekday::Tue },
-                windows: vec![Window { start: t(17, 0), end: t(21, 0) }],
+                recurrence: Recurrence::MonthWeekday {
+                    nth: 1,
+                    weekday: Weekday::Tue,
+                },
+                windows: vec![Window {
+                    start: t(17, 0),
+                    end: t(21, 0),
+                }],
                 ..Default::default()
             },
             layer: Layer::Normal,
@@ -255,7 +363,8 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
         },
     ];
     for s in &mut schedules {
-        s.validate().map_err(|e| ApiError::internal(format!("demo schedule {:?}: {e}", s.name)))?;
+        s.validate()
+            .map_err(|e| ApiError::internal(format!("demo schedule {:?}: {e}", s.name)))?;
         store::insert(c, s)?;
     }
     Ok(())

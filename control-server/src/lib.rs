@@ -30,7 +30,12 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     api::assets::prepare_dirs(&config)?;
     std::fs::create_dir_all(config.screenshots_dir())?;
     let hub = hub::Hub::new(db.clone());
-    Ok(AppState { db, hub, config: Arc::new(config), auth: Arc::new(auth::AuthState::default()) })
+    Ok(AppState {
+        db,
+        hub,
+        config: Arc::new(config),
+        auth: Arc::new(auth::AuthState::default()),
+    })
 }
 
 /// Serves until `shutdown` resolves, then closes player connections and
@@ -43,15 +48,21 @@ pub async fn serve(
     auth::bootstrap_admin(&state).await?;
     let app = api::router(state.clone());
     let hub = state.hub.clone();
-    let background = [hub.start_background(), tokio::spawn(manifests::daily_refresh(state.clone()))];
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing player connections");
-            hub.shutdown();
-        })
-        .await
-        .context("server failed")?;
+    let background = [
+        hub.start_background(),
+        tokio::spawn(manifests::daily_refresh(state.clone())),
+    ];
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing player connections");
+        hub.shutdown();
+    })
+    .await
+    .context("server failed")?;
     for task in background {
         task.abort();
     }
@@ -67,9 +78,13 @@ pub async fn run(cli: config::Cli) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = open_state(config)?;
     if cli.command == Some(Command::Demo) {
-        demo::seed(&state).await.context("seeding demo data failed")?;
+        demo::seed(&state)
+            .await
+            .context("seeding demo data failed")?;
     }
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     // The line system tests and people look for.
     println!("control-server listening on http://{addr}/");

@@ -24,8 +24,11 @@ pub async fn current_version(state: &AppState, display: DisplayId) -> Result<u64
     state
         .db
         .call(move |c| {
-            let v: i64 =
-                c.query_row("SELECT manifest_version FROM displays WHERE id = ?1", [display.0], |r| r.get(0))?;
+            let v: i64 = c.query_row(
+                "SELECT manifest_version FROM displays WHERE id = ?1",
+                [display.0],
+                |r| r.get(0),
+            )?;
             Ok(v as u64)
         })
         .await
@@ -47,16 +50,27 @@ pub fn announce(hub: &Hub, displays: &BTreeSet<DisplayId>, version: u64) -> usiz
         return 0;
     }
     let id = hub.message_id(AckKind::Manifest { version });
-    hub.push(displays.iter(), &Hub::encode(&ServerMessage::ManifestUpdate { id, version }))
+    hub.push(
+        displays.iter(),
+        &Hub::encode(&ServerMessage::ManifestUpdate { id, version }),
+    )
 }
 
 /// The displays any of `targets` selects.
 pub fn targeted(displays: &[Display], targets: &[Target]) -> BTreeSet<DisplayId> {
-    displays.iter().filter(|d| targets.iter().any(|t| t.matches(d))).map(|d| d.id).collect()
+    displays
+        .iter()
+        .filter(|d| targets.iter().any(|t| t.matches(d)))
+        .map(|d| d.id)
+        .collect()
 }
 
 /// The displays whose schedules play any of `items`.
-pub fn playing(c: &Connection, displays: &[Display], items: &[ItemId]) -> Result<BTreeSet<DisplayId>, ApiError> {
+pub fn playing(
+    c: &Connection,
+    displays: &[Display],
+    items: &[ItemId],
+) -> Result<BTreeSet<DisplayId>, ApiError> {
     let schedules: Vec<Schedule> = store::all(c)?;
     Ok(schedules
         .iter()
@@ -77,23 +91,44 @@ struct Loaded {
 impl Loaded {
     fn load(c: &Connection, display: DisplayId) -> Result<Loaded, ApiError> {
         let d: Display = store::get(c, display.0)?;
-        let version: i64 =
-            c.query_row("SELECT manifest_version FROM displays WHERE id = ?1", [display.0], |r| r.get(0))?;
+        let version: i64 = c.query_row(
+            "SELECT manifest_version FROM displays WHERE id = ?1",
+            [display.0],
+            |r| r.get(0),
+        )?;
         let layout = match d.layout_id {
             Some(l) => store::find::<Layout>(c, l.0)?.unwrap_or_else(Layout::fullscreen),
             None => Layout::fullscreen(),
         };
-        let items = store::all::<ContentItem>(c)?.into_iter().map(|i| (i.id, i)).collect();
-        Ok(Loaded { display: d, version: version as u64, layout, schedules: store::all(c)?, items })
+        let items = store::all::<ContentItem>(c)?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+        Ok(Loaded {
+            display: d,
+            version: version as u64,
+            layout,
+            schedules: store::all(c)?,
+            items,
+        })
     }
 
     fn inputs(&self) -> Inputs<'_> {
-        Inputs { display: &self.display, layout: &self.layout, schedules: &self.schedules, items: &self.items }
+        Inputs {
+            display: &self.display,
+            layout: &self.layout,
+            schedules: &self.schedules,
+            items: &self.items,
+        }
     }
 }
 
 /// Builds the manifest `display` should play from `now` on.
-pub async fn build(state: &AppState, display: DisplayId, now: DateTime<Utc>) -> Result<Manifest, ApiError> {
+pub async fn build(
+    state: &AppState,
+    display: DisplayId,
+    now: DateTime<Utc>,
+) -> Result<Manifest, ApiError> {
     let loaded = state.db.call(move |c| Loaded::load(c, display)).await?;
     let mut m = Manifest::build(loaded.inputs(), now);
     m.version = loaded.version;
@@ -101,7 +136,11 @@ pub async fn build(state: &AppState, display: DisplayId, now: DateTime<Utc>) -> 
 }
 
 /// What `display` plays at `at`, and when that changes.
-pub async fn resolve_at(state: &AppState, display: DisplayId, at: DateTime<Utc>) -> Result<Resolution, ApiError> {
+pub async fn resolve_at(
+    state: &AppState,
+    display: DisplayId,
+    at: DateTime<Utc>,
+) -> Result<Resolution, ApiError> {
     let loaded = state.db.call(move |c| Loaded::load(c, display)).await?;
     Ok(content::resolve(loaded.inputs(), at))
 }
@@ -146,12 +185,18 @@ pub async fn daily_refresh(state: AppState) {
 /// Time from `now` until five minutes past the next local midnight in `tz`.
 fn until_after_midnight(now: DateTime<Utc>, tz: chrono_tz::Tz) -> std::time::Duration {
     use chrono::TimeZone as _;
-    let tomorrow = now.with_timezone(&tz).date_naive().succ_opt().unwrap_or_else(|| now.date_naive());
+    let tomorrow = now
+        .with_timezone(&tz)
+        .date_naive()
+        .succ_opt()
+        .unwrap_or_else(|| now.date_naive());
     let target = tomorrow
         .and_hms_opt(0, 5, 0)
         .and_then(|t| tz.from_local_datetime(&t).earliest())
         .map_or(now + chrono::Duration::hours(24), |t| t.with_timezone(&Utc));
-    (target - now).to_std().unwrap_or(std::time::Duration::from_secs(3600))
+    (target - now)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(3600))
 }
 
 #[cfg(test)]
@@ -162,8 +207,14 @@ mod tests {
     fn refresh_waits_until_after_local_midnight() {
         let now: DateTime<Utc> = "2026-10-24T21:30:00Z".parse().unwrap(); // 23:30 CEST
         // Next local midnight is 2026-10-25 00:05 CEST = 22:05 UTC.
-        assert_eq!(until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(), 35 * 60);
+        assert_eq!(
+            until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(),
+            35 * 60
+        );
         let now: DateTime<Utc> = "2026-10-25T22:30:00Z".parse().unwrap(); // 23:30 CET, after the switch
-        assert_eq!(until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(), 35 * 60);
+        assert_eq!(
+            until_after_midnight(now, chrono_tz::Europe::Berlin).as_secs(),
+            35 * 60
+        );
     }
 }

@@ -43,8 +43,9 @@ stored!(Layout, "layouts", "layout", LayoutId);
 stored!(Display, "displays", "display", DisplayId);
 
 fn decode<T: Stored>(id: i64, body: &str) -> Result<T, ApiError> {
-    let mut v: T = serde_json::from_str(body)
-        .map_err(|e| ApiError::internal(format!("{} {id} has unreadable stored JSON: {e}", T::NOUN)))?;
+    let mut v: T = serde_json::from_str(body).map_err(|e| {
+        ApiError::internal(format!("{} {id} has unreadable stored JSON: {e}", T::NOUN))
+    })?;
     v.set_id(id);
     Ok(v)
 }
@@ -61,7 +62,11 @@ pub fn all<T: Stored>(c: &Connection) -> Result<Vec<T>, ApiError> {
 
 pub fn find<T: Stored>(c: &Connection, id: i64) -> Result<Option<T>, ApiError> {
     let body: Option<String> = c
-        .query_row(&format!("SELECT body FROM {} WHERE id = ?1", T::TABLE), [id], |r| r.get(0))
+        .query_row(
+            &format!("SELECT body FROM {} WHERE id = ?1", T::TABLE),
+            [id],
+            |r| r.get(0),
+        )
         .optional()?;
     body.map(|b| decode(id, &b)).transpose()
 }
@@ -73,7 +78,10 @@ pub fn get<T: Stored>(c: &Connection, id: i64) -> Result<T, ApiError> {
 pub fn insert<T: Stored>(c: &Connection, value: &mut T) -> Result<(), ApiError> {
     let now = crate::db::now_text();
     c.execute(
-        &format!("INSERT INTO {} (name, body, created_at, updated_at) VALUES (?1, '{{}}', ?2, ?2)", T::TABLE),
+        &format!(
+            "INSERT INTO {} (name, body, created_at, updated_at) VALUES (?1, '{{}}', ?2, ?2)",
+            T::TABLE
+        ),
         params![value.name(), now],
     )?;
     value.set_id(c.last_insert_rowid());
@@ -86,8 +94,16 @@ pub fn insert<T: Stored>(c: &Connection, value: &mut T) -> Result<(), ApiError> 
 
 pub fn update<T: Stored>(c: &Connection, value: &T) -> Result<(), ApiError> {
     let n = c.execute(
-        &format!("UPDATE {} SET name = ?2, body = ?3, updated_at = ?4 WHERE id = ?1", T::TABLE),
-        params![value.id(), value.name(), serde_json::to_string(value)?, crate::db::now_text()],
+        &format!(
+            "UPDATE {} SET name = ?2, body = ?3, updated_at = ?4 WHERE id = ?1",
+            T::TABLE
+        ),
+        params![
+            value.id(),
+            value.name(),
+            serde_json::to_string(value)?,
+            crate::db::now_text()
+        ],
     )?;
     if n == 0 {
         return Err(ApiError::NotFound(format!("{} {}", T::NOUN, value.id())));

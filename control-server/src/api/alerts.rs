@@ -136,30 +136,49 @@ fn load(c: &Connection, id: &str) -> Result<AlertRecord, ApiError> {
 
 /// The displays an alert reaches.
 fn targets(displays: &[Display], alert: &Alert) -> BTreeSet<DisplayId> {
-    displays.iter().filter(|d| alert.covers(&d.location)).map(|d| d.id).collect()
+    displays
+        .iter()
+        .filter(|d| alert.covers(&d.location))
+        .map(|d| d.id)
+        .collect()
 }
 
 fn parse_alert(mut body: Value) -> Result<Alert, ApiError> {
-    let obj = body.as_object_mut().ok_or_else(|| ApiError::Invalid("alert must be a JSON object".into()))?;
+    let obj = body
+        .as_object_mut()
+        .ok_or_else(|| ApiError::Invalid("alert must be a JSON object".into()))?;
     if !obj.contains_key("id") {
         let suffix: u32 = rand::thread_rng().gen_range(0..1_000_000);
-        obj.insert("id".into(), json!(format!("manual-{}-{suffix:06}", Utc::now().format("%Y%m%dT%H%M%S"))));
+        obj.insert(
+            "id".into(),
+            json!(format!(
+                "manual-{}-{suffix:06}",
+                Utc::now().format("%Y%m%dT%H%M%S")
+            )),
+        );
     }
     if !obj.contains_key("sent") {
         obj.insert("sent".into(), json!(Utc::now()));
     }
-    let alert: Alert = serde_json::from_value(body).map_err(|e| ApiError::Invalid(format!("invalid alert: {e}")))?;
+    let alert: Alert = serde_json::from_value(body)
+        .map_err(|e| ApiError::Invalid(format!("invalid alert: {e}")))?;
     if alert.headline.trim().is_empty() {
         return Err(ApiError::Invalid("an alert needs a headline".into()));
     }
     if alert.area.is_empty() {
-        return Err(ApiError::Invalid("an alert needs an area (regional keys, polygons or circles)".into()));
+        return Err(ApiError::Invalid(
+            "an alert needs an area (regional keys, polygons or circles)".into(),
+        ));
     }
     if alert.id.is_empty() || alert.id.len() > 200 {
-        return Err(ApiError::Invalid("alert id must be 1..=200 characters".into()));
+        return Err(ApiError::Invalid(
+            "alert id must be 1..=200 characters".into(),
+        ));
     }
     if alert.expires.is_some_and(|e| e <= alert.sent) {
-        return Err(ApiError::Invalid("the alert expires before it was sent".into()));
+        return Err(ApiError::Invalid(
+            "the alert expires before it was sent".into(),
+        ));
     }
     Ok(alert)
 }
@@ -173,17 +192,22 @@ async fn create(
     let alert = parse_alert(req.alert)?;
     let reason = req.bypass_reason.unwrap_or_default();
     if req.bypass_approval && reason.trim().is_empty() {
-        return Err(ApiError::Invalid("bypassing approval needs a reason".into()));
+        return Err(ApiError::Invalid(
+            "bypassing approval needs a reason".into(),
+        ));
     }
     let actor = staff.username.clone();
     let bypass = req.bypass_approval;
     let id = alert.id.clone();
-    let (record, displays) = s
-        .db
-        .call(move |c| {
+    let (record, displays) =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let now = crate::db::now_text();
-            let state = if bypass { AlertState::Active } else { AlertState::Pending };
+            let state = if bypass {
+                AlertState::Active
+            } else {
+                AlertState::Pending
+            };
             let n = tx.execute(
                 "INSERT INTO alerts (id, body, state, created_by, bypass, created_at, activated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
@@ -198,9 +222,16 @@ async fn create(
                 ],
             )?;
             if n == 0 {
-                return Err(ApiError::Conflict(format!("alert {:?} exists already", alert.id)));
+                return Err(ApiError::Conflict(format!(
+                    "alert {:?} exists already",
+                    alert.id
+                )));
             }
-            let action = if bypass { "alert.send_bypassing_approval" } else { "alert.propose" };
+            let action = if bypass {
+                "alert.send_bypassing_approval"
+            } else {
+                "alert.propose"
+            };
             crate::audit::record(
                 &tx,
                 &actor,
@@ -225,12 +256,21 @@ pub fn send(hub: &Hub, alert: &Alert, displays: &[Display]) -> usize {
     if alert.status == AlertStatus::Test {
         return 0;
     }
-    let id = hub.message_id(AckKind::Alert { alert_id: alert.id.clone() });
-    let msg = Hub::encode(&ServerMessage::AlertStart { id, alert: alert.clone() });
+    let id = hub.message_id(AckKind::Alert {
+        alert_id: alert.id.clone(),
+    });
+    let msg = Hub::encode(&ServerMessage::AlertStart {
+        id,
+        alert: alert.clone(),
+    });
     hub.push(targets(displays, alert).iter(), &msg)
 }
 
-async fn approve(staff: Staff, State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AlertRecord>> {
+async fn approve(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertRecord>> {
     staff.require(Role::Publisher)?;
     let actor = staff.username.clone();
     let (record, displays) = s
@@ -258,22 +298,33 @@ async fn approve(staff: Staff, State(s): State<AppState>, Path(id): Path<String>
     Ok(Json(record))
 }
 
-async fn cancel(staff: Staff, State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AlertRecord>> {
+async fn cancel(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertRecord>> {
     staff.require(Role::Publisher)?;
     let actor = staff.username.clone();
-    let (record, was_active, displays) = s
-        .db
-        .call(move |c| {
+    let (record, was_active, displays) =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let record = load(&tx, &id)?;
             if record.state == AlertState::Cancelled {
-                return Err(ApiError::Conflict(format!("alert {id:?} is cancelled already")));
+                return Err(ApiError::Conflict(format!(
+                    "alert {id:?} is cancelled already"
+                )));
             }
             tx.execute(
                 "UPDATE alerts SET state = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
                 rusqlite::params![id, crate::db::now_text()],
             )?;
-            crate::audit::record(&tx, &actor, "alert.cancel", &format!("alert {id}"), json!({}))?;
+            crate::audit::record(
+                &tx,
+                &actor,
+                "alert.cancel",
+                &format!("alert {id}"),
+                json!({}),
+            )?;
             let displays: Vec<Display> = store::all(&tx)?;
             tx.commit()?;
             Ok((load(c, &id)?, record.state == AlertState::Active, displays))
@@ -281,7 +332,10 @@ async fn cancel(staff: Staff, State(s): State<AppState>, Path(id): Path<String>)
         .await?;
     if was_active {
         let msg_id = s.hub.message_id(AckKind::Other);
-        let msg = Hub::encode(&ServerMessage::AlertCancel { id: msg_id, alert_id: record.alert.id.clone() });
+        let msg = Hub::encode(&ServerMessage::AlertCancel {
+            id: msg_id,
+            alert_id: record.alert.id.clone(),
+        });
         s.hub.push(targets(&displays, &record.alert).iter(), &msg);
     }
     Ok(Json(record))
@@ -289,9 +343,8 @@ async fn cancel(staff: Staff, State(s): State<AppState>, Path(id): Path<String>)
 
 async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<AlertRecord>>> {
     staff.require(Role::Viewer)?;
-    let records = s
-        .db
-        .call(|c| {
+    let records =
+        s.db.call(|c| {
             let ids: Vec<String> = c
                 .prepare("SELECT id FROM alerts ORDER BY created_at DESC LIMIT 500")?
                 .query_map([], |r| r.get(0))?
@@ -302,7 +355,11 @@ async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<Ale
     Ok(Json(records))
 }
 
-async fn read(staff: Staff, State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AlertDetail>> {
+async fn read(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertDetail>> {
     staff.require(Role::Viewer)?;
     let detail = s
         .db
@@ -333,7 +390,9 @@ pub async fn active_for(state: &AppState, display: DisplayId) -> Result<Vec<Aler
         .call(move |c| {
             let d: Display = store::get(c, display.0)?;
             let bodies: Vec<String> = c
-                .prepare_cached("SELECT body FROM alerts WHERE state = 'active' ORDER BY activated_at")?
+                .prepare_cached(
+                    "SELECT body FROM alerts WHERE state = 'active' ORDER BY activated_at",
+                )?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let now = Utc::now();

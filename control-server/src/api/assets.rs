@@ -506,15 +506,14 @@ async fn receive(config: &Config, body: Body, limit: u64) -> ApiResult<Received>
     })
 }
 
-/// Decodes the image fully under limits and writes its thumbnail into
-/// `thumbs/`; returns the dimensions. Blocking.
+/// Decodes the image fully under limits and writes its thumbnail to a temp
+/// file; returns the dimensions and that file. Blocking.
 fn check_image(
     config: &Config,
     src: &FsPath,
     format: image::ImageFormat,
     kind: Kind,
-    sha256: &str,
-) -> ApiResult<(u32, u32)> {
+) -> ApiResult<(u32, u32, TempFile)> {
     use image::ImageDecoder as _;
     let corrupt = |e: &dyn std::fmt::Display| {
         ApiError::UnsupportedMedia(format!(
@@ -582,14 +581,21 @@ fn check_image(
         let file = w.into_inner().map_err(|e| ApiError::from(e.into_error()))?;
         file.sync_all()?;
     }
-    let mut tmp = tmp;
-    std::fs::rename(tmp.path(), thumbnail_path(config, sha256))?;
-    tmp.disarm();
-    Ok((width, height))
+    Ok((width, height, tmp))
 }
 
-/// Moves the verified temp file to its final name and makes that durable. Blocking.
-fn move_into_place(config: &Config, src: &FsPath, sha256: &str) -> std::io::Result<()> {
+/// Moves the verified temp file (and its thumbnail) to the final names and
+/// makes that durable. Blocking.
+fn move_into_place(
+    config: &Config,
+    src: &FsPath,
+    thumb: Option<&FsPath>,
+    sha256: &str,
+) -> std::io::Result<()> {
+    if let Some(thumb) = thumb {
+        std::fs::rename(thumb, thumbnail_path(config, sha256))?;
+        std::fs::File::open(thumbs_dir(config))?.sync_all()?;
+    }
     let dest = asset_path(config, sha256);
     let dir = dest.parent().expect("asset path has a parent");
     std::fs::create_dir_all(dir)?;
@@ -639,29 +645,35 @@ async fn upload(
         return Ok((StatusCode::OK, Json(existing)));
     }
 
-    let (width, height) = match kind.image_format() {
+    let (width, height, mut thumb) = match kind.image_format() {
         Some(format) => {
             let _slot = DECODE_SLOTS
                 .acquire()
                 .await
                 .map_err(|e| ApiError::internal(format!("decode semaphore: {e}")))?;
-            let (config, src, sha) = (s.config.clone(), temp.path().to_owned(), sha256.clone());
-            let (w, h) =
-                tokio::task::spawn_blocking(move || check_image(&config, &src, format, kind, &sha))
+            let (config, src) = (s.config.clone(), temp.path().to_owned());
+            let (w, h, thumb) =
+                tokio::task::spawn_blocking(move || check_image(&config, &src, format, kind))
                     .await
                     .map_err(|e| ApiError::internal(format!("image check task: {e}")))??;
-            (Some(w), Some(h))
+            (Some(w), Some(h), Some(thumb))
         }
         // Videos are not decoded; the container magic was checked by `sniff`.
-        None => (None, None),
+        None => (None, None, None),
     };
 
+    // Thumbnail and file are moved under the lock, so a concurrent delete of
+    // the same hash cannot remove them between here and the insert.
     let _commit = COMMIT_LOCK.lock().await;
     let (config, src, sha) = (s.config.clone(), temp.path().to_owned(), sha256.clone());
-    tokio::task::spawn_blocking(move || move_into_place(&config, &src, &sha))
+    let thumb_src = thumb.as_ref().map(|t| t.path().to_owned());
+    tokio::task::spawn_blocking(move || move_into_place(&config, &src, thumb_src.as_deref(), &sha))
         .await
         .map_err(|e| ApiError::internal(format!("rename task: {e}")))??;
     temp.disarm();
+    if let Some(t) = thumb.as_mut() {
+        t.disarm();
+    }
 
     let actor = staff.username.clone();
     let thumbnail = width.is_some();

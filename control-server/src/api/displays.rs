@@ -31,7 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/displays/{id}", get(read).put(update).delete(remove))
         .route("/api/displays/{id}/token", post(issue_token))
         .route("/api/displays/{id}/revoke", post(revoke))
-        .route("/api/displays/{id}/screenshot", get(screenshot).post(request_screenshot))
+        .route(
+            "/api/displays/{id}/screenshot",
+            get(screenshot).post(request_screenshot),
+        )
         .route("/api/displays/{id}/playlist", get(playlist))
         .route("/api/displays/{id}/manifest", get(manifest))
 }
@@ -94,12 +97,21 @@ struct Row {
 
 fn view(hub: &Hub, display: Display, row: Row) -> DisplayView {
     let live: Option<LiveStatus> = hub.status(display.id);
-    let stored_health = row.health.and_then(|h| serde_json::from_str::<Health>(&h).ok());
+    let stored_health = row
+        .health
+        .and_then(|h| serde_json::from_str::<Health>(&h).ok());
     DisplayView {
         online: live.is_some(),
-        health: live.as_ref().and_then(|l| l.health.clone()).or(stored_health),
+        health: live
+            .as_ref()
+            .and_then(|l| l.health.clone())
+            .or(stored_health),
         connected_since: live.as_ref().map(|l| l.connected_since),
-        last_seen: live.as_ref().and_then(|l| l.last_heartbeat).map(|t| t.to_rfc3339()).or(row.last_seen),
+        last_seen: live
+            .as_ref()
+            .and_then(|l| l.last_heartbeat)
+            .map(|t| t.to_rfc3339())
+            .or(row.last_seen),
         player_version: live.map(|l| l.player_version).unwrap_or(row.player_version),
         display,
         adopted: row.adopted,
@@ -112,13 +124,21 @@ fn view(hub: &Hub, display: Display, row: Row) -> DisplayView {
 async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<DisplayView>>> {
     staff.require(Role::Viewer)?;
     let rows = s.db.call(|c| views(c, None)).await?;
-    Ok(Json(rows.into_iter().map(|(d, r)| view(&s.hub, d, r)).collect()))
+    Ok(Json(
+        rows.into_iter().map(|(d, r)| view(&s.hub, d, r)).collect(),
+    ))
 }
 
-async fn read(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<DisplayView>> {
+async fn read(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DisplayView>> {
     staff.require(Role::Viewer)?;
     let mut rows = s.db.call(move |c| views(c, Some(id))).await?;
-    let (d, r) = rows.pop().ok_or_else(|| ApiError::NotFound(format!("display {id}")))?;
+    let (d, r) = rows
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("display {id}")))?;
     Ok(Json(view(&s.hub, d, r)))
 }
 
@@ -134,7 +154,11 @@ fn validate(c: &Connection, d: &Display) -> Result<(), ApiError> {
         return Err(ApiError::Invalid(format!("unknown layout {l}")));
     }
     for g in &d.groups {
-        let known: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)", [g], |r| r.get(0))?;
+        let known: bool = c.query_row(
+            "SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)",
+            [g],
+            |r| r.get(0),
+        )?;
         if !known {
             return Err(ApiError::Invalid(format!("unknown group {g:?}")));
         }
@@ -147,7 +171,13 @@ pub fn insert(tx: &Connection, body: Value, actor: &str) -> Result<Display, ApiE
     let mut d: Display = parse(body, 0)?;
     validate(tx, &d)?;
     store::insert(tx, &mut d)?;
-    crate::audit::record(tx, actor, "display.create", &format!("display {}", d.id), json!({ "name": d.name }))?;
+    crate::audit::record(
+        tx,
+        actor,
+        "display.create",
+        &format!("display {}", d.id),
+        json!({ "name": d.name }),
+    )?;
     Ok(d)
 }
 
@@ -158,9 +188,8 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Display>)> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
-    let d = s
-        .db
-        .call(move |c| {
+    let d =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let d = insert(&tx, body, &actor)?;
             tx.commit()?;
@@ -179,15 +208,20 @@ async fn update(
     staff.require(Role::Admin)?;
     let d: Display = parse(body, id)?;
     let actor = staff.username.clone();
-    let (d, version) = s
-        .db
-        .call(move |c| {
+    let (d, version) =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             store::get::<Display>(&tx, id)?;
             validate(&tx, &d)?;
             store::update(&tx, &d)?;
             let version = manifests::bump(&tx, &BTreeSet::from([d.id]))?;
-            crate::audit::record(&tx, &actor, "display.update", &format!("display {id}"), json!({ "name": d.name }))?;
+            crate::audit::record(
+                &tx,
+                &actor,
+                "display.update",
+                &format!("display {id}"),
+                json!({ "name": d.name }),
+            )?;
             tx.commit()?;
             Ok((d, version))
         })
@@ -196,24 +230,45 @@ async fn update(
     Ok(Json(d))
 }
 
-async fn remove(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn remove(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
     s.db.call(move |c| {
         let tx = c.transaction()?;
         store::delete::<Display>(&tx, id)?;
-        crate::audit::record(&tx, &actor, "display.delete", &format!("display {id}"), json!({}))?;
+        crate::audit::record(
+            &tx,
+            &actor,
+            "display.delete",
+            &format!("display {id}"),
+            json!({}),
+        )?;
         tx.commit()?;
         Ok(())
     })
     .await?;
-    disconnect(&s.hub, DisplayId(id), RefusalReason::UnknownToken, "this display was removed");
+    disconnect(
+        &s.hub,
+        DisplayId(id),
+        RefusalReason::UnknownToken,
+        "this display was removed",
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Tells a connected display why it is being cut off, then drops it.
 fn disconnect(hub: &Hub, id: DisplayId, reason: RefusalReason, message: &str) {
-    hub.push([id].iter(), &Hub::encode(&ServerMessage::Refused { reason, message: message.into() }));
+    hub.push(
+        [id].iter(),
+        &Hub::encode(&ServerMessage::Refused {
+            reason,
+            message: message.into(),
+        }),
+    );
     hub.disconnect(id);
 }
 
@@ -248,30 +303,48 @@ pub struct Adopted {
     pub display_id: DisplayId,
 }
 
-async fn adopt(staff: Staff, State(s): State<AppState>, ApiJson(req): ApiJson<AdoptRequest>) -> ApiResult<Json<Adopted>> {
+async fn adopt(
+    staff: Staff,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<AdoptRequest>,
+) -> ApiResult<Json<Adopted>> {
     staff.require(Role::Admin)?;
     let code: String = req.code.chars().filter(|c| c.is_ascii_digit()).collect();
     if !s.hub.pairing_code_known(&code) {
-        return Err(ApiError::NotFound(format!("no display shows the pairing code {:?}", req.code)));
+        return Err(ApiError::NotFound(format!(
+            "no display shows the pairing code {:?}",
+            req.code
+        )));
     }
     let actor = staff.username.clone();
-    let (id, token) = s
-        .db
-        .call(move |c| {
+    let (id, token) =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let id = match (req.display_id, req.display) {
                 (Some(id), None) => store::get::<Display>(&tx, id.0)?.id,
                 (None, Some(body)) => insert(&tx, body, &actor)?.id,
-                _ => return Err(ApiError::Invalid("give either display_id or display".into())),
+                _ => {
+                    return Err(ApiError::Invalid(
+                        "give either display_id or display".into(),
+                    ));
+                }
             };
             let token = set_token(&tx, id.0)?;
-            crate::audit::record(&tx, &actor, "display.adopt", &format!("display {id}"), json!({}))?;
+            crate::audit::record(
+                &tx,
+                &actor,
+                "display.adopt",
+                &format!("display {id}"),
+                json!({}),
+            )?;
             tx.commit()?;
             Ok((id, token))
         })
         .await?;
     if !s.hub.adopt(&code, id, token) {
-        return Err(ApiError::Conflict("the display went away before it could be adopted; try again".into()));
+        return Err(ApiError::Conflict(
+            "the display went away before it could be adopted; try again".into(),
+        ));
     }
     Ok(Json(Adopted { display_id: id }))
 }
@@ -284,25 +357,41 @@ pub struct IssuedToken {
 }
 
 /// Issues a token without pairing, for displays provisioned from a first-boot file.
-async fn issue_token(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<IssuedToken>> {
+async fn issue_token(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<IssuedToken>> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
-    let token = s
-        .db
-        .call(move |c| {
+    let token =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let token = set_token(&tx, id)?;
-            crate::audit::record(&tx, &actor, "display.token", &format!("display {id}"), json!({}))?;
+            crate::audit::record(
+                &tx,
+                &actor,
+                "display.token",
+                &format!("display {id}"),
+                json!({}),
+            )?;
             tx.commit()?;
             Ok(token)
         })
         .await?;
     // Whoever held the old token is cut off.
     s.hub.disconnect(DisplayId(id));
-    Ok(Json(IssuedToken { display_id: DisplayId(id), token }))
+    Ok(Json(IssuedToken {
+        display_id: DisplayId(id),
+        token,
+    }))
 }
 
-async fn revoke(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn revoke(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
     s.db.call(move |c| {
@@ -314,28 +403,52 @@ async fn revoke(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) ->
         if n == 0 {
             return Err(ApiError::NotFound(format!("adopted display {id}")));
         }
-        crate::audit::record(&tx, &actor, "display.revoke", &format!("display {id}"), json!({}))?;
+        crate::audit::record(
+            &tx,
+            &actor,
+            "display.revoke",
+            &format!("display {id}"),
+            json!({}),
+        )?;
         tx.commit()?;
         Ok(())
     })
     .await?;
-    disconnect(&s.hub, DisplayId(id), RefusalReason::Revoked, "this display's token was revoked");
+    disconnect(
+        &s.hub,
+        DisplayId(id),
+        RefusalReason::Revoked,
+        "this display's token was revoked",
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn request_screenshot(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<impl IntoResponse> {
+async fn request_screenshot(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<impl IntoResponse> {
     staff.require(Role::Viewer)?;
     let display = DisplayId(id);
     s.db.call(move |c| store::get::<Display>(c, id)).await?;
     let msg_id = s.hub.message_id(AckKind::Other);
-    let sent = s.hub.push([display].iter(), &Hub::encode(&ServerMessage::ScreenshotRequest { id: msg_id }));
+    let sent = s.hub.push(
+        [display].iter(),
+        &Hub::encode(&ServerMessage::ScreenshotRequest { id: msg_id }),
+    );
     if sent == 0 {
-        return Err(ApiError::Conflict(format!("display {id} is offline; its last screenshot is still available")));
+        return Err(ApiError::Conflict(format!(
+            "display {id} is offline; its last screenshot is still available"
+        )));
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "requested": true }))))
 }
 
-async fn screenshot(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn screenshot(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     staff.require(Role::Viewer)?;
     let path = s.config.screenshots_dir().join(format!("{id}.png"));
     match tokio::fs::read(&path).await {
@@ -364,7 +477,11 @@ async fn playlist(
     Ok(Json(manifests::resolve_at(&s, DisplayId(id), at).await?))
 }
 
-async fn manifest(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Manifest>> {
+async fn manifest(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Manifest>> {
     staff.require(Role::Viewer)?;
     Ok(Json(manifests::build(&s, DisplayId(id), Utc::now()).await?))
 }

@@ -27,24 +27,37 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<Group>>> {
     staff.require(Role::Viewer)?;
-    let groups = s
-        .db
-        .call(|c| {
+    let groups =
+        s.db.call(|c| {
             let mut stmt = c.prepare("SELECT name, description FROM groups ORDER BY name")?;
-            let rows = stmt.query_map([], |r| Ok(Group { name: r.get(0)?, description: r.get(1)? }))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Group {
+                    name: r.get(0)?,
+                    description: r.get(1)?,
+                })
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
     Ok(Json(groups))
 }
 
-async fn create(staff: Staff, State(s): State<AppState>, ApiJson(g): ApiJson<Group>) -> ApiResult<(StatusCode, Json<Group>)> {
+async fn create(
+    staff: Staff,
+    State(s): State<AppState>,
+    ApiJson(g): ApiJson<Group>,
+) -> ApiResult<(StatusCode, Json<Group>)> {
     staff.require(Role::Editor)?;
     let name = g.name.trim().to_owned();
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::Invalid("a group name needs 1 to 100 characters".into()));
+        return Err(ApiError::Invalid(
+            "a group name needs 1 to 100 characters".into(),
+        ));
     }
-    let group = Group { name, description: g.description };
+    let group = Group {
+        name,
+        description: g.description,
+    };
     let out = group.clone();
     let actor = staff.username.clone();
     s.db.call(move |c| {
@@ -54,9 +67,18 @@ async fn create(staff: Staff, State(s): State<AppState>, ApiJson(g): ApiJson<Gro
             rusqlite::params![group.name, group.description],
         )?;
         if n == 0 {
-            return Err(ApiError::Conflict(format!("group {:?} exists already", group.name)));
+            return Err(ApiError::Conflict(format!(
+                "group {:?} exists already",
+                group.name
+            )));
         }
-        crate::audit::record(&tx, &actor, "group.create", &format!("group {}", group.name), json!({}))?;
+        crate::audit::record(
+            &tx,
+            &actor,
+            "group.create",
+            &format!("group {}", group.name),
+            json!({}),
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -64,7 +86,11 @@ async fn create(staff: Staff, State(s): State<AppState>, ApiJson(g): ApiJson<Gro
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-async fn remove(staff: Staff, State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     staff.require(Role::Editor)?;
     let actor = staff.username.clone();
     s.db.call(move |c| {
@@ -72,12 +98,21 @@ async fn remove(staff: Staff, State(s): State<AppState>, Path(name): Path<String
         let schedules: Vec<content::schedule::Schedule> = crate::store::all(&tx)?;
         let target = content::schedule::Target::Group(name.clone());
         if let Some(s) = schedules.iter().find(|s| s.targets.contains(&target)) {
-            return Err(ApiError::Conflict(format!("group {name:?} is targeted by schedule {:?}", s.name)));
+            return Err(ApiError::Conflict(format!(
+                "group {name:?} is targeted by schedule {:?}",
+                s.name
+            )));
         }
         if tx.execute("DELETE FROM groups WHERE name = ?1", [&name])? == 0 {
             return Err(ApiError::NotFound(format!("group {name:?}")));
         }
-        crate::audit::record(&tx, &actor, "group.delete", &format!("group {name}"), json!({}))?;
+        crate::audit::record(
+            &tx,
+            &actor,
+            "group.delete",
+            &format!("group {name}"),
+            json!({}),
+        )?;
         tx.commit()?;
         Ok(())
     })

@@ -22,7 +22,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The whole application, ready to serve; tests drive it without a socket too.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/api/health",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/api/openapi.json", get(openapi::document))
         .route("/ws/player", get(crate::hub::ws_player))
         .merge(crate::auth::routes())

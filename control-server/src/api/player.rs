@@ -37,7 +37,11 @@ struct Since {
 }
 
 /// The current manifest, or 304 when the player's version is current.
-async fn manifest(auth: PlayerAuth, State(s): State<AppState>, Query(q): Query<Since>) -> ApiResult<Response> {
+async fn manifest(
+    auth: PlayerAuth,
+    State(s): State<AppState>,
+    Query(q): Query<Since>,
+) -> ApiResult<Response> {
     let current = manifests::current_version(&s, auth.display_id).await?;
     if q.since.is_some_and(|v| v >= current) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
@@ -45,26 +49,40 @@ async fn manifest(auth: PlayerAuth, State(s): State<AppState>, Query(q): Query<S
     Ok(Json(manifests::build(&s, auth.display_id, Utc::now()).await?).into_response())
 }
 
-async fn asset(_auth: PlayerAuth, State(s): State<AppState>, Path(sha256): Path<String>, req: Request) -> ApiResult<Response> {
+async fn asset(
+    _auth: PlayerAuth,
+    State(s): State<AppState>,
+    Path(sha256): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     crate::api::assets::serve_file(&s, &sha256, req).await
 }
 
-async fn screenshot(auth: PlayerAuth, State(s): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+async fn screenshot(
+    auth: PlayerAuth,
+    State(s): State<AppState>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
     const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
     if !body.starts_with(PNG_MAGIC) {
-        return Err(ApiError::UnsupportedMedia("a screenshot must be a PNG".into()));
+        return Err(ApiError::UnsupportedMedia(
+            "a screenshot must be a PNG".into(),
+        ));
     }
     let dir = s.config.screenshots_dir();
     let id = auth.display_id;
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         // Decoding checks it is a whole, sane PNG before it replaces the last good one.
-        let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&body), image::ImageFormat::Png);
+        let mut reader =
+            image::ImageReader::with_format(std::io::Cursor::new(&body), image::ImageFormat::Png);
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(8192);
         limits.max_image_height = Some(8192);
         limits.max_alloc = Some(256 * 1024 * 1024);
         reader.limits(limits);
-        reader.decode().map_err(|e| ApiError::UnsupportedMedia(format!("screenshot is not a valid PNG: {e}")))?;
+        reader.decode().map_err(|e| {
+            ApiError::UnsupportedMedia(format!("screenshot is not a valid PNG: {e}"))
+        })?;
         let tmp = dir.join(format!(".{id}.png.tmp"));
         std::fs::write(&tmp, &body)?;
         std::fs::File::open(&tmp)?.sync_all()?;
@@ -77,12 +95,21 @@ async fn screenshot(auth: PlayerAuth, State(s): State<AppState>, body: Bytes) ->
 }
 
 /// Stores a proof-of-play batch. Idempotent: a re-sent batch adds nothing twice.
-pub async fn store_plays(state: &AppState, display: DisplayId, records: Vec<PlayRecord>) -> Result<(), ApiError> {
+pub async fn store_plays(
+    state: &AppState,
+    display: DisplayId,
+    records: Vec<PlayRecord>,
+) -> Result<(), ApiError> {
     if records.len() > MAX_PLAYS_PER_BATCH {
-        return Err(ApiError::Invalid(format!("at most {MAX_PLAYS_PER_BATCH} records per batch")));
+        return Err(ApiError::Invalid(format!(
+            "at most {MAX_PLAYS_PER_BATCH} records per batch"
+        )));
     }
     let now = Utc::now() + chrono::Duration::minutes(5);
-    if let Some(r) = records.iter().find(|r| r.started_at > now || r.zone.len() > 64) {
+    if let Some(r) = records
+        .iter()
+        .find(|r| r.started_at > now || r.zone.len() > 64)
+    {
         return Err(ApiError::Invalid(format!("implausible play record: {r:?}")));
     }
     state

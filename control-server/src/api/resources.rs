@@ -25,7 +25,11 @@ pub trait Resource: Stored + Clone {
     /// Refuses deletion while something still uses the object.
     fn check_unused(c: &Connection, id: i64) -> Result<(), ApiError>;
     /// The displays whose manifest depends on this object.
-    fn affected(&self, c: &Connection, displays: &[Display]) -> Result<BTreeSet<DisplayId>, ApiError>;
+    fn affected(
+        &self,
+        c: &Connection,
+        displays: &[Display],
+    ) -> Result<BTreeSet<DisplayId>, ApiError>;
 }
 
 impl Resource for ContentItem {
@@ -39,11 +43,16 @@ impl Resource for ContentItem {
         if let (Some(f), Some(e)) = (self.valid_from, self.expires_at)
             && e <= f
         {
-            return Err(ApiError::Invalid("the item expires before it becomes valid".into()));
+            return Err(ApiError::Invalid(
+                "the item expires before it becomes valid".into(),
+            ));
         }
         for asset in self.assets() {
             if !asset.is_well_formed() {
-                return Err(ApiError::Invalid(format!("asset reference {:?} is not a SHA-256", asset.sha256)));
+                return Err(ApiError::Invalid(format!(
+                    "asset reference {:?} is not a SHA-256",
+                    asset.sha256
+                )));
             }
             let known: bool = c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM assets WHERE sha256 = ?1 AND size = ?2)",
@@ -51,7 +60,10 @@ impl Resource for ContentItem {
                 |r| r.get(0),
             )?;
             if !known {
-                return Err(ApiError::Invalid(format!("asset {} ({} bytes) was never uploaded", asset.sha256, asset.size)));
+                return Err(ApiError::Invalid(format!(
+                    "asset {} ({} bytes) was never uploaded",
+                    asset.sha256, asset.size
+                )));
             }
         }
         Ok(())
@@ -66,11 +78,18 @@ impl Resource for ContentItem {
         if users.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Conflict(format!("item {id} is still scheduled by: {}", users.join(", "))))
+            Err(ApiError::Conflict(format!(
+                "item {id} is still scheduled by: {}",
+                users.join(", ")
+            )))
         }
     }
 
-    fn affected(&self, c: &Connection, displays: &[Display]) -> Result<BTreeSet<DisplayId>, ApiError> {
+    fn affected(
+        &self,
+        c: &Connection,
+        displays: &[Display],
+    ) -> Result<BTreeSet<DisplayId>, ApiError> {
         manifests::playing(c, displays, &[self.id])
     }
 }
@@ -89,12 +108,23 @@ impl Resource for Layout {
         if users.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Conflict(format!("layout {id} is used by: {}", users.join(", "))))
+            Err(ApiError::Conflict(format!(
+                "layout {id} is used by: {}",
+                users.join(", ")
+            )))
         }
     }
 
-    fn affected(&self, _: &Connection, displays: &[Display]) -> Result<BTreeSet<DisplayId>, ApiError> {
-        Ok(displays.iter().filter(|d| d.layout_id == Some(self.id)).map(|d| d.id).collect())
+    fn affected(
+        &self,
+        _: &Connection,
+        displays: &[Display],
+    ) -> Result<BTreeSet<DisplayId>, ApiError> {
+        Ok(displays
+            .iter()
+            .filter(|d| d.layout_id == Some(self.id))
+            .map(|d| d.id)
+            .collect())
     }
 }
 
@@ -113,9 +143,11 @@ impl Resource for Schedule {
             let known = match t {
                 content::schedule::Target::All => true,
                 content::schedule::Target::Display(d) => store::find::<Display>(c, d.0)?.is_some(),
-                content::schedule::Target::Group(g) => {
-                    c.query_row("SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)", [g], |r| r.get(0))?
-                }
+                content::schedule::Target::Group(g) => c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)",
+                    [g],
+                    |r| r.get(0),
+                )?,
                 content::schedule::Target::Tag(_) => true,
             };
             if !known {
@@ -129,7 +161,11 @@ impl Resource for Schedule {
         Ok(())
     }
 
-    fn affected(&self, _: &Connection, displays: &[Display]) -> Result<BTreeSet<DisplayId>, ApiError> {
+    fn affected(
+        &self,
+        _: &Connection,
+        displays: &[Display],
+    ) -> Result<BTreeSet<DisplayId>, ApiError> {
         Ok(manifests::targeted(displays, &self.targets))
     }
 }
@@ -137,7 +173,10 @@ impl Resource for Schedule {
 pub fn routes<R: Resource>(path: &str) -> Router<AppState> {
     Router::new()
         .route(path, get(list::<R>).post(create::<R>))
-        .route(&format!("{path}/{{id}}"), get(read::<R>).put(replace::<R>).delete(remove::<R>))
+        .route(
+            &format!("{path}/{{id}}"),
+            get(read::<R>).put(replace::<R>).delete(remove::<R>),
+        )
 }
 
 async fn list<R: Resource>(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<R>>> {
@@ -145,7 +184,11 @@ async fn list<R: Resource>(staff: Staff, State(s): State<AppState>) -> ApiResult
     Ok(Json(s.db.call(|c| store::all::<R>(c)).await?))
 }
 
-async fn read<R: Resource>(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<R>> {
+async fn read<R: Resource>(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<R>> {
     staff.require(Role::Viewer)?;
     Ok(Json(s.db.call(move |c| store::get::<R>(c, id)).await?))
 }
@@ -153,7 +196,9 @@ async fn read<R: Resource>(staff: Staff, State(s): State<AppState>, Path(id): Pa
 /// Parses a request body into `R`, taking the id from the path (or 0 for a new
 /// object) so clients need not send one.
 pub(crate) fn parse<R: Stored>(mut body: Value, id: i64) -> Result<R, ApiError> {
-    let obj = body.as_object_mut().ok_or_else(|| ApiError::Invalid(format!("expected a JSON object for a {}", R::NOUN)))?;
+    let obj = body
+        .as_object_mut()
+        .ok_or_else(|| ApiError::Invalid(format!("expected a JSON object for a {}", R::NOUN)))?;
     obj.insert("id".into(), json!(id));
     serde_json::from_value(body).map_err(|e| ApiError::Invalid(format!("invalid {}: {e}", R::NOUN)))
 }
@@ -167,9 +212,8 @@ async fn commit<R: Resource>(
     change: impl FnOnce(&Connection) -> Result<(Option<R>, Option<R>), ApiError> + Send + 'static,
 ) -> ApiResult<Option<R>> {
     let actor = staff.username.clone();
-    let (result, touched, version) = s
-        .db
-        .call(move |c| {
+    let (result, touched, version) =
+        s.db.call(move |c| {
             let tx = c.transaction()?;
             let (before, after) = change(&tx)?;
             let displays: Vec<Display> = store::all(&tx)?;
@@ -178,7 +222,10 @@ async fn commit<R: Resource>(
                 touched.extend(v.affected(&tx, &displays)?);
             }
             let version = manifests::bump(&tx, &touched)?;
-            let subject = after.as_ref().or(before.as_ref()).ok_or_else(|| ApiError::internal("empty change"))?;
+            let subject = after
+                .as_ref()
+                .or(before.as_ref())
+                .ok_or_else(|| ApiError::internal("empty change"))?;
             crate::audit::record(
                 &tx,
                 &actor,
@@ -232,7 +279,11 @@ async fn replace<R: Resource>(
     Ok(Json(changed(updated)?))
 }
 
-async fn remove<R: Resource>(staff: Staff, State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn remove<R: Resource>(
+    staff: Staff,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     staff.require(Role::Editor)?;
     commit::<R>(&s, &staff, "delete", move |c| {
         let before = store::get::<R>(c, id)?;

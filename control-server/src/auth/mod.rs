@@ -149,6 +149,11 @@ pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&
         .map(|(_, v)| v)
 }
 
+/// Compares secrets without leaking, through timing, how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -195,7 +200,11 @@ impl FromRequestParts<AppState> for Staff {
             })
             .await?;
         let (id, username, role, language, csrf) = found.ok_or(ApiError::Unauthorized)?;
-        if needs_csrf && csrf_sent.as_deref() != Some(csrf.as_str()) {
+        if needs_csrf
+            && !csrf_sent
+                .as_deref()
+                .is_some_and(|sent| constant_time_eq(sent.as_bytes(), csrf.as_bytes()))
+        {
             return Err(ApiError::Forbidden("missing or wrong CSRF token".into()));
         }
         Ok(Staff {

@@ -1,8 +1,8 @@
 //! API tokens for scripts: `sessions` rows of kind 'api' without expiry.
 //! A token is shown once, when it is created; only its hash is kept.
 //!
-//! Tokens are identified by the `sessions` row's rowid (the table has a text
-//! primary key, so that rowid is not an alias and a `VACUUM` could renumber it).
+//! Tokens are identified by the `sessions` row's `id`, an INTEGER PRIMARY KEY,
+//! so ids stay stable across a `VACUUM`.
 
 use super::{Role, Staff};
 use crate::error::{ApiError, ApiJson, ApiResult};
@@ -82,8 +82,8 @@ async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<Tok
     let tokens =
         s.db.call(move |c| {
             let mut stmt = c.prepare(
-                "SELECT rowid, label, created_at FROM sessions
-                  WHERE user_id = ?1 AND kind = 'api' ORDER BY rowid",
+                "SELECT id, label, created_at FROM sessions
+                  WHERE user_id = ?1 AND kind = 'api' ORDER BY id",
             )?;
             let rows = stmt.query_map([user_id], |r| {
                 Ok(TokenInfo {
@@ -113,13 +113,13 @@ async fn remove(
         let owner: Option<String> = tx
             .query_row(
                 "SELECT u.username FROM sessions s JOIN users u ON u.id = s.user_id
-                  WHERE s.rowid = ?1 AND s.kind = 'api' AND (?2 OR s.user_id = ?3)",
+                  WHERE s.id = ?1 AND s.kind = 'api' AND (?2 OR s.user_id = ?3)",
                 rusqlite::params![id, is_admin, user_id],
                 |r| r.get(0),
             )
             .optional()?;
         let owner = owner.ok_or_else(|| ApiError::NotFound(format!("token {id}")))?;
-        tx.execute("DELETE FROM sessions WHERE rowid = ?1", [id])?;
+        tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
         crate::audit::record(
             &tx,
             &actor,

@@ -11,11 +11,16 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
-        return Err(DbError::TooNew { path: path.display().to_string(), found: current, known });
+        return Err(DbError::TooNew {
+            path: path.display().to_string(),
+            found: current,
+            known,
+        });
     }
     for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql).map_err(|source| DbError::Migration { version, source })?;
+        tx.execute_batch(sql)
+            .map_err(|source| DbError::Migration { version, source })?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "applied database migration");

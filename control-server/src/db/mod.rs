@@ -16,11 +16,23 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DbError {
     #[error("cannot open database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("migration {version} failed: {source}")]
-    Migration { version: u32, source: rusqlite::Error },
-    #[error("database {path} has schema version {found}, newer than this build knows ({known}); refusing to start")]
-    TooNew { path: String, found: u32, known: u32 },
+    Migration {
+        version: u32,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this build knows ({known}); refusing to start"
+    )]
+    TooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -33,7 +45,10 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Db, DbError> {
-        let open_err = |source| DbError::Open { path: path.display().to_string(), source };
+        let open_err = |source| DbError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -43,7 +58,9 @@ impl Db {
         )
         .map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Ok(Db { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -74,9 +91,11 @@ impl Db {
 
 /// Raises the global revision and returns it; manifest versions are revisions.
 pub fn next_revision(tx: &rusqlite::Transaction<'_>) -> Result<u64, rusqlite::Error> {
-    tx.query_row("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value", [], |r| {
-        r.get::<_, i64>(0)
-    })
+    tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
     .map(|v| v as u64)
 }
 

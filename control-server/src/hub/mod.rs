@@ -86,10 +86,26 @@ pub enum AckKind {
 /// A fact to persist, written in batches by the receipt writer.
 #[derive(Debug)]
 pub enum Receipt {
-    AlertReceived { alert_id: String, display: DisplayId, at: DateTime<Utc> },
-    AlertShown { alert_id: String, display: DisplayId, at: DateTime<Utc> },
-    ManifestAcked { display: DisplayId, version: u64 },
-    Seen { display: DisplayId, at: DateTime<Utc>, player_version: String, health: Option<Health> },
+    AlertReceived {
+        alert_id: String,
+        display: DisplayId,
+        at: DateTime<Utc>,
+    },
+    AlertShown {
+        alert_id: String,
+        display: DisplayId,
+        at: DateTime<Utc>,
+    },
+    ManifestAcked {
+        display: DisplayId,
+        version: u64,
+    },
+    Seen {
+        display: DisplayId,
+        at: DateTime<Utc>,
+        player_version: String,
+        health: Option<Health>,
+    },
 }
 
 impl Hub {
@@ -131,7 +147,11 @@ impl Hub {
     }
 
     /// Queues `msg` for every listed display that is connected; returns how many got it.
-    pub fn push<'a>(&self, displays: impl IntoIterator<Item = &'a DisplayId>, msg: &Utf8Bytes) -> usize {
+    pub fn push<'a>(
+        &self,
+        displays: impl IntoIterator<Item = &'a DisplayId>,
+        msg: &Utf8Bytes,
+    ) -> usize {
         let conns = self.inner.conns.read().unwrap_or_else(|p| p.into_inner());
         let mut sent = 0;
         let mut stuck = Vec::new();
@@ -159,20 +179,52 @@ impl Hub {
     }
 
     pub fn connected(&self) -> Vec<DisplayId> {
-        self.inner.conns.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
+        self.inner
+            .conns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
     }
 
     pub fn status(&self, id: DisplayId) -> Option<LiveStatus> {
-        self.inner.conns.read().unwrap_or_else(|p| p.into_inner()).get(&id).map(|c| c.status.clone())
+        self.inner
+            .conns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .map(|c| c.status.clone())
     }
 
-    fn register(&self, id: DisplayId, tx: mpsc::Sender<Utf8Bytes>, player_version: String) -> (u64, Arc<Notify>) {
+    fn register(
+        &self,
+        id: DisplayId,
+        tx: mpsc::Sender<Utf8Bytes>,
+        player_version: String,
+    ) -> (u64, Arc<Notify>) {
         let conn_id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kick = Arc::new(Notify::new());
-        let status = LiveStatus { connected_since: Utc::now(), last_heartbeat: None, player_version, health: None };
-        let conn = Conn { conn_id, tx, kick: kick.clone(), status };
+        let status = LiveStatus {
+            connected_since: Utc::now(),
+            last_heartbeat: None,
+            player_version,
+            health: None,
+        };
+        let conn = Conn {
+            conn_id,
+            tx,
+            kick: kick.clone(),
+            status,
+        };
         // A display that reconnects replaces its old connection, which is closed.
-        if let Some(old) = self.inner.conns.write().unwrap_or_else(|p| p.into_inner()).insert(id, conn) {
+        if let Some(old) = self
+            .inner
+            .conns
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, conn)
+        {
             old.kick.notify_one();
         }
         (conn_id, kick)
@@ -180,7 +232,13 @@ impl Hub {
 
     /// Closes the display's connection, whichever it is (revocation, deletion).
     pub fn disconnect(&self, id: DisplayId) {
-        if let Some(c) = self.inner.conns.write().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+        if let Some(c) = self
+            .inner
+            .conns
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+        {
             c.kick.notify_one();
         }
     }
@@ -198,16 +256,28 @@ impl Hub {
         let now = Utc::now();
         let version = {
             let mut conns = self.inner.conns.write().unwrap_or_else(|p| p.into_inner());
-            let Some(c) = conns.get_mut(&id).filter(|c| c.conn_id == conn_id) else { return };
+            let Some(c) = conns.get_mut(&id).filter(|c| c.conn_id == conn_id) else {
+                return;
+            };
             c.status.last_heartbeat = Some(now);
             c.status.health = Some(health.clone());
             c.status.player_version.clone()
         };
-        self.receipt(Receipt::Seen { display: id, at: now, player_version: version, health: Some(health) });
+        self.receipt(Receipt::Seen {
+            display: id,
+            at: now,
+            player_version: version,
+            health: Some(health),
+        });
     }
 
     fn take_ack(&self, id: MessageId) -> Option<AckKind> {
-        self.inner.acks.lock().unwrap_or_else(|p| p.into_inner()).get(&id).map(|(_, k)| k.clone())
+        self.inner
+            .acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .map(|(_, k)| k.clone())
     }
 
     pub fn receipt(&self, r: Receipt) {
@@ -218,7 +288,9 @@ impl Hub {
     /// Returns false if no connected player shows that code.
     pub fn adopt(&self, code: &str, display: DisplayId, token: String) -> bool {
         let mut pairing = self.inner.pairing.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(p) = pairing.get_mut(code).filter(|p| p.expires_at > Utc::now()) else { return false };
+        let Some(p) = pairing.get_mut(code).filter(|p| p.expires_at > Utc::now()) else {
+            return false;
+        };
         match p.adopt.take() {
             Some(tx) => {
                 let ok = tx.send((display, token)).is_ok();
@@ -232,7 +304,9 @@ impl Hub {
     /// Whether a connected, unpaired player shows `code` right now.
     pub fn pairing_code_known(&self, code: &str) -> bool {
         let pairing = self.inner.pairing.lock().unwrap_or_else(|p| p.into_inner());
-        pairing.get(code).is_some_and(|p| p.expires_at > Utc::now() && p.adopt.is_some())
+        pairing
+            .get(code)
+            .is_some_and(|p| p.expires_at > Utc::now() && p.adopt.is_some())
     }
 
     pub fn shutdown(&self) {
@@ -253,7 +327,12 @@ impl Hub {
 
     /// Starts the receipt writer; returns its handle.
     pub fn start_background(&self) -> tokio::task::JoinHandle<()> {
-        let rx = self.inner.receipts_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let rx = self
+            .inner
+            .receipts_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let db = self.inner.db.clone();
         tokio::spawn(async move {
             let Some(mut rx) = rx else { return };
@@ -270,18 +349,31 @@ impl Hub {
     /// Writes receipts still queued (on shutdown).
     pub async fn flush(&self) {
         let mut pending = Vec::new();
-        if let Some(rx) = self.inner.receipts_rx.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(rx) = self
+            .inner
+            .receipts_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             while let Ok(r) = rx.try_recv() {
                 pending.push(r);
             }
         }
         if !pending.is_empty() {
-            let _ = self.inner.db.call(move |c| write_receipts(c, pending)).await;
+            let _ = self
+                .inner
+                .db
+                .call(move |c| write_receipts(c, pending))
+                .await;
         }
     }
 }
 
-fn write_receipts(c: &mut rusqlite::Connection, receipts: Vec<Receipt>) -> Result<(), crate::error::ApiError> {
+fn write_receipts(
+    c: &mut rusqlite::Connection,
+    receipts: Vec<Receipt>,
+) -> Result<(), crate::error::ApiError> {
     let tx = c.transaction()?;
     for r in receipts {
         // One bad row (a display deleted meanwhile) must not lose the batch.

@@ -39,16 +39,29 @@ impl TestServer {
         let mut config = Config::for_tests(dir.path().to_path_buf());
         tweak(&mut config);
         let state = control_server::open_state(config).expect("open state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(control_server::serve(listener, state.clone(), async move {
             let _ = rx.await;
         }));
-        let http = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
         let base = format!("http://{addr}");
-        let mut server =
-            TestServer { addr, base, dir, http, admin: String::new(), state, shutdown: Some(tx), task: Some(task) };
+        let mut server = TestServer {
+            addr,
+            base,
+            dir,
+            http,
+            admin: String::new(),
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        };
         server.admin = server.token_for("admin", ADMIN_PASSWORD).await;
         server
     }
@@ -74,7 +87,12 @@ impl TestServer {
             .send()
             .await
             .expect("login request");
-        assert_eq!(login.status(), StatusCode::OK, "login as {username}: {}", login.text().await.unwrap_or_default());
+        assert_eq!(
+            login.status(),
+            StatusCode::OK,
+            "login as {username}: {}",
+            login.text().await.unwrap_or_default()
+        );
         let cookie = login
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
@@ -104,11 +122,18 @@ impl TestServer {
 
     /// A request authenticated as the admin.
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path)).bearer_auth(&self.admin)
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin)
     }
 
     /// Sends JSON as the admin, returns status and body.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut r = self.req(method, path);
         if let Some(b) = body {
             r = r.json(&b);
@@ -142,14 +167,18 @@ impl TestServer {
                 .expect("server task")
                 .expect("server result");
         }
-        tempfile::TempDir::from(std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")))
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 }
 
 pub async fn decode(resp: Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.expect("body");
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, value)
 }
 
@@ -164,18 +193,25 @@ pub fn display_json(name: &str) -> Value {
 
 /// A minimal player over a real WebSocket, for protocol tests.
 pub struct WsPlayer {
-    pub ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pub ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl WsPlayer {
     pub async fn connect(server: &TestServer) -> WsPlayer {
-        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await.expect("ws connect");
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .expect("ws connect");
         WsPlayer { ws }
     }
 
     pub async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
-        self.ws.send(tokio_tungstenite::tungstenite::Message::text(text)).await.expect("ws send");
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("ws send");
     }
 
     pub async fn send(&mut self, msg: &content::protocol::PlayerMessage) {
@@ -183,13 +219,15 @@ impl WsPlayer {
     }
 
     pub async fn hello(&mut self, token: Option<&str>, protocol: u16) {
-        self.send(&content::protocol::PlayerMessage::Hello(content::protocol::Hello {
-            protocol,
-            player_version: "test".into(),
-            token: token.map(str::to_owned),
-            device_id: Some("device-1".into()),
-            manifest_version: None,
-        }))
+        self.send(&content::protocol::PlayerMessage::Hello(
+            content::protocol::Hello {
+                protocol,
+                player_version: "test".into(),
+                token: token.map(str::to_owned),
+                device_id: Some("device-1".into()),
+                manifest_version: None,
+            },
+        ))
         .await;
     }
 
@@ -202,16 +240,23 @@ impl WsPlayer {
                 .expect("server message within 10 s");
             match frame {
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
-                    return Some(content::protocol::decode(&t).expect("server sends valid messages"));
+                    return Some(
+                        content::protocol::decode(&t).expect("server sends valid messages"),
+                    );
                 }
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
+                | None
+                | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
             }
         }
     }
 
     /// Skips messages until one matches.
-    pub async fn expect<T>(&mut self, mut pick: impl FnMut(content::protocol::ServerMessage) -> Option<T>) -> T {
+    pub async fn expect<T>(
+        &mut self,
+        mut pick: impl FnMut(content::protocol::ServerMessage) -> Option<T>,
+    ) -> T {
         loop {
             let m = self.next().await.expect("socket open");
             if let Some(t) = pick(m) {
@@ -223,10 +268,14 @@ impl WsPlayer {
 
 /// Creates a display and a token for it; returns (id, token).
 pub async fn provisioned_display(server: &TestServer, name: &str) -> (i64, String) {
-    let (status, body) = server.call(Method::POST, "/api/displays", Some(display_json(name))).await;
+    let (status, body) = server
+        .call(Method::POST, "/api/displays", Some(display_json(name)))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_i64().expect("id");
-    let (status, body) = server.call(Method::POST, &format!("/api/displays/{id}/token"), None).await;
+    let (status, body) = server
+        .call(Method::POST, &format!("/api/displays/{id}/token"), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     (id, body["token"].as_str().expect("token").to_owned())
 }

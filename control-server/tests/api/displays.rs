@@ -10,7 +10,10 @@ async fn displays_are_validated() {
     bad["location"]["ars"] = json!("5162");
     let (status, body) = server.call(Method::POST, "/api/displays", Some(bad)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["message"].as_str().unwrap().contains("12 digits"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("12 digits"),
+        "{body}"
+    );
     let mut bad = display_json("x");
     bad["timezone"] = json!("Mars/Olympus");
     let (status, _) = server.call(Method::POST, "/api/displays", Some(bad)).await;
@@ -20,7 +23,14 @@ async fn displays_are_validated() {
     let (status, _) = server.call(Method::POST, "/api/displays", Some(bad)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let viewer = server.user("vera", "viewer").await;
-    let resp = server.http.post(server.url("/api/displays")).bearer_auth(&viewer).json(&display_json("x")).send().await.unwrap();
+    let resp = server
+        .http
+        .post(server.url("/api/displays"))
+        .bearer_auth(&viewer)
+        .json(&display_json("x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     server.stop().await;
 }
@@ -29,26 +39,65 @@ async fn displays_are_validated() {
 async fn screenshots_round_trip_and_reject_non_pngs() {
     let server = TestServer::start().await;
     let (id, token) = provisioned_display(&server, "Kaarst Rathausplatz").await;
-    let (status, _) = server.call(Method::POST, &format!("/api/displays/{id}/screenshot"), None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "an offline display cannot take a screenshot");
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/api/displays/{id}/screenshot"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an offline display cannot take a screenshot"
+    );
 
     let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION).await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(())).await;
-    let (status, _) = server.call(Method::POST, &format!("/api/displays/{id}/screenshot"), None).await;
+    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
+        .await;
+    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
+        .await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/api/displays/{id}/screenshot"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    p.expect(|m| matches!(m, ServerMessage::ScreenshotRequest { .. }).then_some(())).await;
+    p.expect(|m| matches!(m, ServerMessage::ScreenshotRequest { .. }).then_some(()))
+        .await;
 
-    let put = |body: Vec<u8>| server.http.put(server.url("/api/player/screenshot")).bearer_auth(&token).body(body).send();
-    assert_eq!(put(b"GIF89a not a png".to_vec()).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let put = |body: Vec<u8>| {
+        server
+            .http
+            .put(server.url("/api/player/screenshot"))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        put(b"GIF89a not a png".to_vec()).await.unwrap().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     let mut png = Vec::new();
     image::RgbImage::from_pixel(64, 36, image::Rgb([0, 80, 160]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
     let truncated = png[..png.len() / 2].to_vec();
-    assert_eq!(put(truncated).await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(put(png.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
-    let got = server.req(Method::GET, &format!("/api/displays/{id}/screenshot")).send().await.unwrap();
+    assert_eq!(
+        put(truncated).await.unwrap().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        put(png.clone()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let got = server
+        .req(Method::GET, &format!("/api/displays/{id}/screenshot"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap().to_vec(), png);
     server.stop().await;
@@ -58,24 +107,55 @@ async fn screenshots_round_trip_and_reject_non_pngs() {
 async fn demo_data_previews_the_council_session() {
     let server = TestServer::start().await;
     assert!(control_server::demo::seed(&server.state).await.unwrap());
-    assert!(!control_server::demo::seed(&server.state).await.unwrap(), "seeding twice changes nothing");
+    assert!(
+        !control_server::demo::seed(&server.state).await.unwrap(),
+        "seeding twice changes nothing"
+    );
     let (_, displays) = server.call(Method::GET, "/api/displays", None).await;
     let displays = displays.as_array().unwrap();
     assert_eq!(displays.len(), 5);
-    let kaarst = displays.iter().find(|d| d["name"] == "Kaarst Rathausplatz").unwrap();
+    let kaarst = displays
+        .iter()
+        .find(|d| d["name"] == "Kaarst Rathausplatz")
+        .unwrap();
     // Tuesday 2026-12-01 is the first Tuesday: 18:00 in Kaarst is 17:00 UTC.
     let (status, playlist) = server
-        .call(Method::GET, &format!("/api/displays/{}/playlist?at=2026-12-01T17:00:00Z", kaarst["id"]), None)
+        .call(
+            Method::GET,
+            &format!(
+                "/api/displays/{}/playlist?at=2026-12-01T17:00:00Z",
+                kaarst["id"]
+            ),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{playlist}");
     let (_, items) = server.call(Method::GET, "/api/items", None).await;
-    let live = items.as_array().unwrap().iter().find(|i| i["content"]["type"] == "livestream").unwrap();
+    let live = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["content"]["type"] == "livestream")
+        .unwrap();
     assert_eq!(playlist["zones"]["main"]["entries"][0]["item"], live["id"]);
     assert_eq!(playlist["next_change"], "2026-12-01T20:00:00Z");
-    let driesch = displays.iter().find(|d| d["name"] == "Driesch Spielplatz").unwrap();
+    let driesch = displays
+        .iter()
+        .find(|d| d["name"] == "Driesch Spielplatz")
+        .unwrap();
     let (_, playlist) = server
-        .call(Method::GET, &format!("/api/displays/{}/playlist?at=2026-12-01T17:00:00Z", driesch["id"]), None)
+        .call(
+            Method::GET,
+            &format!(
+                "/api/displays/{}/playlist?at=2026-12-01T17:00:00Z",
+                driesch["id"]
+            ),
+            None,
+        )
         .await;
-    assert_ne!(playlist["zones"]["main"]["entries"][0]["item"], live["id"], "Driesch is not a Rathausplatz");
+    assert_ne!(
+        playlist["zones"]["main"]["entries"][0]["item"], live["id"],
+        "Driesch is not a Rathausplatz"
+    );
     server.stop().await;
 }
