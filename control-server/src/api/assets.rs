@@ -680,8 +680,7 @@ async fn upload(
     let key = sha256.clone();
     let (created, info) = s
         .db
-        .call(move |c| {
-            let tx = c.transaction()?;
+        .transaction(move |tx| {
             let n = tx.execute(
                 "INSERT OR IGNORE INTO assets (sha256, size, mime, filename, width, height, thumbnail, uploaded_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -689,15 +688,14 @@ async fn upload(
             )?;
             if n == 1 {
                 crate::audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     "asset.upload",
                     &format!("asset {key}"),
                     json!({ "filename": filename, "size": size, "mime": mime }),
                 )?;
             }
-            let info = find_info(&tx, &key)?.ok_or_else(|| ApiError::internal("asset row vanished after insert"))?;
-            tx.commit()?;
+            let info = find_info(tx, &key)?.ok_or_else(|| ApiError::internal("asset row vanished after insert"))?;
             Ok((n == 1, info))
         })
         .await?;
@@ -722,9 +720,8 @@ async fn remove(
     let actor = staff.username.clone();
     let _commit = COMMIT_LOCK.lock().await;
     let key = sha.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
-        let users: Vec<String> = crate::store::all::<ContentItem>(&tx)?
+    s.db.transaction(move |tx| {
+        let users: Vec<String> = crate::store::all::<ContentItem>(tx)?
             .into_iter()
             .filter(|i| i.assets().iter().any(|a| a.sha256 == key))
             .map(|i| format!("{:?} ({})", i.name, i.id))
@@ -739,13 +736,12 @@ async fn remove(
             return Err(ApiError::NotFound(format!("asset {key}")));
         }
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "asset.delete",
             &format!("asset {key}"),
             json!({}),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;

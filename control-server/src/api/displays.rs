@@ -189,10 +189,8 @@ async fn create(
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
     let d =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
-            let d = insert(&tx, body, &actor)?;
-            tx.commit()?;
+        s.db.transaction(move |tx| {
+            let d = insert(tx, body, &actor)?;
             Ok(d)
         })
         .await?;
@@ -209,20 +207,18 @@ async fn update(
     let d: Display = parse(body, id)?;
     let actor = staff.username.clone();
     let (d, version) =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
-            store::get::<Display>(&tx, id)?;
-            validate(&tx, &d)?;
-            store::update(&tx, &d)?;
-            let version = manifests::bump(&tx, &BTreeSet::from([d.id]))?;
+        s.db.transaction(move |tx| {
+            store::get::<Display>(tx, id)?;
+            validate(tx, &d)?;
+            store::update(tx, &d)?;
+            let version = manifests::bump(tx, &BTreeSet::from([d.id]))?;
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "display.update",
                 &format!("display {id}"),
                 json!({ "name": d.name }),
             )?;
-            tx.commit()?;
             Ok((d, version))
         })
         .await?;
@@ -237,17 +233,15 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
-        store::delete::<Display>(&tx, id)?;
+    s.db.transaction(move |tx| {
+        store::delete::<Display>(tx, id)?;
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "display.delete",
             &format!("display {id}"),
             json!({}),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;
@@ -318,26 +312,24 @@ async fn adopt(
     }
     let actor = staff.username.clone();
     let (id, token) =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             let id = match (req.display_id, req.display) {
-                (Some(id), None) => store::get::<Display>(&tx, id.0)?.id,
-                (None, Some(body)) => insert(&tx, body, &actor)?.id,
+                (Some(id), None) => store::get::<Display>(tx, id.0)?.id,
+                (None, Some(body)) => insert(tx, body, &actor)?.id,
                 _ => {
                     return Err(ApiError::Invalid(
                         "give either display_id or display".into(),
                     ));
                 }
             };
-            let token = set_token(&tx, id.0)?;
+            let token = set_token(tx, id.0)?;
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "display.adopt",
                 &format!("display {id}"),
                 json!({}),
             )?;
-            tx.commit()?;
             Ok((id, token))
         })
         .await?;
@@ -365,17 +357,15 @@ async fn issue_token(
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
     let token =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
-            let token = set_token(&tx, id)?;
+        s.db.transaction(move |tx| {
+            let token = set_token(tx, id)?;
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "display.token",
                 &format!("display {id}"),
                 json!({}),
             )?;
-            tx.commit()?;
             Ok(token)
         })
         .await?;
@@ -394,8 +384,7 @@ async fn revoke(
 ) -> ApiResult<StatusCode> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
+    s.db.transaction(move |tx| {
         let n = tx.execute(
             "UPDATE displays SET revoked_at = ?2 WHERE id = ?1 AND token_hash IS NOT NULL",
             rusqlite::params![id, crate::db::now_text()],
@@ -404,13 +393,12 @@ async fn revoke(
             return Err(ApiError::NotFound(format!("adopted display {id}")));
         }
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "display.revoke",
             &format!("display {id}"),
             json!({}),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;

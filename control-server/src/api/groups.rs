@@ -60,8 +60,7 @@ async fn create(
     };
     let out = group.clone();
     let actor = staff.username.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
+    s.db.transaction(move |tx| {
         let n = tx.execute(
             "INSERT INTO groups (name, description) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             rusqlite::params![group.name, group.description],
@@ -73,13 +72,12 @@ async fn create(
             )));
         }
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "group.create",
             &format!("group {}", group.name),
             json!({}),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;
@@ -93,9 +91,8 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     staff.require(Role::Editor)?;
     let actor = staff.username.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
-        let schedules: Vec<content::schedule::Schedule> = crate::store::all(&tx)?;
+    s.db.transaction(move |tx| {
+        let schedules: Vec<content::schedule::Schedule> = crate::store::all(tx)?;
         let target = content::schedule::Target::Group(name.clone());
         if let Some(s) = schedules.iter().find(|s| s.targets.contains(&target)) {
             return Err(ApiError::Conflict(format!(
@@ -107,13 +104,12 @@ async fn remove(
             return Err(ApiError::NotFound(format!("group {name:?}")));
         }
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "group.delete",
             &format!("group {name}"),
             json!({}),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;

@@ -114,8 +114,7 @@ pub async fn store_plays(
     }
     state
         .db
-        .call(move |c| {
-            let tx = c.transaction()?;
+        .transaction(move |tx| {
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR IGNORE INTO proof_of_play (display_id, item_id, zone, schedule_id, started_at, duration_ms)
@@ -132,7 +131,6 @@ pub async fn store_plays(
                     ])?;
                 }
             }
-            tx.commit()?;
             Ok(())
         })
         .await

@@ -213,27 +213,25 @@ async fn commit<R: Resource>(
 ) -> ApiResult<Option<R>> {
     let actor = staff.username.clone();
     let (result, touched, version) =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
-            let (before, after) = change(&tx)?;
-            let displays: Vec<Display> = store::all(&tx)?;
+        s.db.transaction(move |tx| {
+            let (before, after) = change(tx)?;
+            let displays: Vec<Display> = store::all(tx)?;
             let mut touched = BTreeSet::new();
             for v in before.iter().chain(after.iter()) {
-                touched.extend(v.affected(&tx, &displays)?);
+                touched.extend(v.affected(tx, &displays)?);
             }
-            let version = manifests::bump(&tx, &touched)?;
+            let version = manifests::bump(tx, &touched)?;
             let subject = after
                 .as_ref()
                 .or(before.as_ref())
                 .ok_or_else(|| ApiError::internal("empty change"))?;
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 &format!("{}.{verb}", R::NOUN),
                 &format!("{} {}", R::NOUN, subject.id()),
                 json!({ "name": subject.name() }),
             )?;
-            tx.commit()?;
             Ok((after, touched, version))
         })
         .await?;

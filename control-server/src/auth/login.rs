@@ -182,8 +182,7 @@ async fn login(
     let expires = chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS);
     let expires_at = expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (user_id, username, csrf_out) = (account.id, account.username.clone(), csrf.clone());
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
+    s.db.transaction(move |tx| {
         let now = crate::db::now_text();
         // Expired sessions are swept here, the only place that creates them.
         tx.execute(
@@ -195,8 +194,7 @@ async fn login(
              VALUES (?1, ?2, 'cookie', ?3, ?4, ?5)",
             rusqlite::params![token_hash, user_id, csrf, now, expires_at],
         )?;
-        crate::audit::record(&tx, &username, "auth.login", &format!("user {username}"), json!({ "ip": ip_text }))?;
-        tx.commit()?;
+        crate::audit::record(tx, &username, "auth.login", &format!("user {username}"), json!({ "ip": ip_text }))?;
         Ok(())
     })
     .await?;
@@ -226,22 +224,20 @@ async fn logout(
     if let Some(token) = super::cookie_in(&headers, SESSION_COOKIE) {
         let hash = super::hash_token(token);
         let (user_id, actor) = (staff.id, staff.username.clone());
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             let n = tx.execute(
                 "DELETE FROM sessions WHERE token_hash = ?1 AND kind = 'cookie' AND user_id = ?2",
                 rusqlite::params![hash, user_id],
             )?;
             if n > 0 {
                 crate::audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     "auth.logout",
                     &format!("user {actor}"),
                     json!({}),
                 )?;
             }
-            tx.commit()?;
             Ok(())
         })
         .await?;

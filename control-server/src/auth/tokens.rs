@@ -51,8 +51,7 @@ async fn create(
     let (token, hash) = super::new_token();
     let (user_id, actor, label_in) = (staff.id, staff.username.clone(), label.clone());
     let id =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             tx.execute(
                 "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at)
                  VALUES (?1, ?2, 'api', ?3, ?4, NULL)",
@@ -60,13 +59,12 @@ async fn create(
             )?;
             let id = tx.last_insert_rowid();
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "token.create",
                 &format!("token {id}"),
                 json!({ "label": label_in, "user": actor }),
             )?;
-            tx.commit()?;
             Ok(id)
         })
         .await?;
@@ -108,8 +106,7 @@ async fn remove(
     staff.require(Role::Viewer)?;
     let is_admin = staff.role >= Role::Admin;
     let (user_id, actor) = (staff.id, staff.username.clone());
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
+    s.db.transaction(move |tx| {
         let owner: Option<String> = tx
             .query_row(
                 "SELECT u.username FROM sessions s JOIN users u ON u.id = s.user_id
@@ -121,13 +118,12 @@ async fn remove(
         let owner = owner.ok_or_else(|| ApiError::NotFound(format!("token {id}")))?;
         tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "token.delete",
             &format!("token {id}"),
             json!({ "user": owner }),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;

@@ -162,8 +162,7 @@ async fn create(
     let hash = password::hash(&s, req.password).await?;
     let (actor, role) = (staff.username.clone(), req.role);
     let user =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             let n = tx.execute(
                 "INSERT INTO users (username, password_hash, role, language, disabled, created_at)
                  VALUES (?1, ?2, ?3, ?4, 0, ?5) ON CONFLICT (username) DO NOTHING",
@@ -182,15 +181,14 @@ async fn create(
             }
             let id = tx.last_insert_rowid();
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "user.create",
                 &format!("user {username}"),
                 json!({ "id": id, "role": role, "language": language }),
             )?;
             let user =
-                user_by_id(&tx, id)?.ok_or_else(|| ApiError::internal("created user vanished"))?;
-            tx.commit()?;
+                user_by_id(tx, id)?.ok_or_else(|| ApiError::internal("created user vanished"))?;
             Ok(user)
         })
         .await?;
@@ -216,18 +214,17 @@ async fn update(
     };
     let actor = staff.username.clone();
     let user =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             let cur =
-                user_by_id(&tx, id)?.ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
+                user_by_id(tx, id)?.ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
             let role = req.role.unwrap_or(cur.role);
             let disabled = req.disabled.unwrap_or(cur.disabled);
             let language = req.language.unwrap_or_else(|| cur.language.clone());
             if role != Role::Admin {
-                refuse_last_admin(&tx, &cur, "demote")?;
+                refuse_last_admin(tx, &cur, "demote")?;
             }
             if disabled {
-                refuse_last_admin(&tx, &cur, "disable")?;
+                refuse_last_admin(tx, &cur, "disable")?;
             }
             tx.execute(
                 "UPDATE users SET role = ?2, language = ?3, disabled = ?4,
@@ -258,15 +255,14 @@ async fn update(
                 }
             }
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "user.update",
                 &format!("user {}", cur.username),
                 Value::Object(detail),
             )?;
             let user =
-                user_by_id(&tx, id)?.ok_or_else(|| ApiError::internal("updated user vanished"))?;
-            tx.commit()?;
+                user_by_id(tx, id)?.ok_or_else(|| ApiError::internal("updated user vanished"))?;
             Ok(user)
         })
         .await?;
@@ -280,21 +276,19 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
-    s.db.call(move |c| {
-        let tx = c.transaction()?;
-        let cur = user_by_id(&tx, id)?.ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
-        refuse_last_admin(&tx, &cur, "remove")?;
+    s.db.transaction(move |tx| {
+        let cur = user_by_id(tx, id)?.ok_or_else(|| ApiError::NotFound(format!("user {id}")))?;
+        refuse_last_admin(tx, &cur, "remove")?;
         // The foreign key cascades too; explicit so it does not depend on the pragma.
         tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
         tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
         crate::audit::record(
-            &tx,
+            tx,
             &actor,
             "user.delete",
             &format!("user {}", cur.username),
             json!({ "id": id, "role": cur.role }),
         )?;
-        tx.commit()?;
         Ok(())
     })
     .await?;
@@ -329,8 +323,7 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
     let hash = password::hash(state, secret.clone()).await?;
     let created = state
         .db
-        .call(move |c| {
-            let tx = c.transaction()?;
+        .transaction(move |tx| {
             let n = tx.execute(
                 "INSERT INTO users (username, password_hash, role, language, disabled, created_at)
                  SELECT 'admin', ?1, 'admin', ?2, 0, ?3 WHERE NOT EXISTS (SELECT 1 FROM users)",
@@ -338,14 +331,13 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
             )?;
             if n == 1 {
                 crate::audit::record(
-                    &tx,
+                    tx,
                     "system",
                     "user.create",
                     "user admin",
                     json!({ "id": tx.last_insert_rowid(), "role": "admin", "bootstrap": true }),
                 )?;
             }
-            tx.commit()?;
             Ok(n == 1)
         })
         .await?;

@@ -80,6 +80,22 @@ impl Db {
         .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
     }
 
+    /// Runs `f` inside one transaction, committed when `f` succeeds and rolled
+    /// back (by dropping it) when `f` fails.
+    pub async fn transaction<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<R, ApiError> + Send + 'static,
+    {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let r = f(&tx)?;
+            tx.commit()?;
+            Ok(r)
+        })
+        .await
+    }
+
     /// Checkpoints the WAL into the main file; called on shutdown so the file
     /// is complete on its own.
     pub fn checkpoint(&self) -> Result<(), DbError> {
