@@ -1,1 +1,43 @@
-//! stub
+//! System tests and benchmarks that run the real `control-server` binary.
+//!
+//! - [`ServerProcess`]: the binary as a child process on a temporary data
+//!   directory, with its output captured and shown when something fails.
+//! - [`Api`]: the staff API as the bootstrap admin (login, then a bearer token).
+//! - [`SimPlayer`]: a simulated player speaking the WebSocket protocol.
+//! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
+//!
+//! The binary must be built first: `cargo build -p control-server`.
+
+pub mod api;
+pub mod fanout;
+pub mod player;
+pub mod proc_stats;
+pub mod server;
+
+pub use api::Api;
+pub use player::{PairingPlayer, SimPlayer, Welcome};
+pub use server::{ADMIN_PASSWORD, ServerOptions, ServerProcess};
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Polls `check` (every 25 ms) until it yields a value or `timeout` passes,
+/// for state that is only visible by asking (the API); panics with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(Some(v)) => return v,
+            Ok(None) => "condition not met yet".to_owned(),
+            Err(e) => format!("{e:#}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

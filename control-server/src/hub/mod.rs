@@ -370,6 +370,17 @@ impl Hub {
     }
 }
 
+/// Runs `sql` through the connection's statement cache: a receipt batch has
+/// thousands of rows of four kinds, and parsing the SQL anew for every row was
+/// a visible share of the server's CPU time during a 10,000-display alert.
+fn execute_cached(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
 fn write_receipts(
     c: &mut rusqlite::Connection,
     receipts: Vec<Receipt>,
@@ -379,28 +390,32 @@ fn write_receipts(
         // One bad row (a display deleted meanwhile) must not lose the batch.
         let result = match r {
             Receipt::AlertReceived { alert_id, display, at } => {
-                tx.execute(
+                execute_cached(
+                    &tx,
                     "INSERT INTO alert_receipts (alert_id, display_id, received_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (alert_id, display_id) DO UPDATE SET received_at = COALESCE(received_at, excluded.received_at)",
                     rusqlite::params![alert_id, display.0, at.to_rfc3339()],
                 )
             }
             Receipt::AlertShown { alert_id, display, at } => {
-                tx.execute(
+                execute_cached(
+                    &tx,
                     "INSERT INTO alert_receipts (alert_id, display_id, received_at, shown_at) VALUES (?1, ?2, ?3, ?3)
                      ON CONFLICT (alert_id, display_id) DO UPDATE SET shown_at = COALESCE(shown_at, excluded.shown_at)",
                     rusqlite::params![alert_id, display.0, at.to_rfc3339()],
                 )
             }
             Receipt::ManifestAcked { display, version } => {
-                tx.execute(
+                execute_cached(
+                    &tx,
                     "UPDATE display_status SET acked_manifest = ?2 WHERE display_id = ?1",
                     rusqlite::params![display.0, version as i64],
                 )
             }
             Receipt::Seen { display, at, player_version, health } => {
                 let health = health.and_then(|h| serde_json::to_string(&h).ok()).unwrap_or_else(|| "{}".into());
-                tx.execute(
+                execute_cached(
+                    &tx,
                     "INSERT INTO display_status (display_id, last_seen, player_version, health) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (display_id) DO UPDATE SET last_seen = excluded.last_seen,
                         player_version = excluded.player_version,

@@ -1,0 +1,67 @@
+//! System tests: the real control-server binary, driven over HTTP and WebSocket
+//! the way staff and players use it.
+//!
+//! The binary must be built before these run; Cargo gives integration tests
+//! only the binaries of their own package:
+//!
+//! ```text
+//! cargo build -p control-server && cargo test -p system-tests
+//! ```
+//!
+//! (`CONTROL_SERVER_BIN=/path/to/control-server` tests another build.) Every
+//! wait is for an event or an API state, with a timeout; nothing sleeps and hopes.
+
+#[path = "system/alerts.rs"]
+mod alerts;
+#[path = "system/lifecycle.rs"]
+mod lifecycle;
+#[path = "system/pairing.rs"]
+mod pairing;
+#[path = "system/protocol.rs"]
+mod protocol;
+
+use serde_json::Value;
+use std::time::Duration;
+use system_tests::{Api, ServerProcess, SimPlayer, Welcome};
+
+/// The wait for any single expected event.
+pub const T: Duration = Duration::from_secs(10);
+
+/// A fresh server and its admin.
+pub async fn start() -> (ServerProcess, Api) {
+    let mut server = ServerProcess::start();
+    match Api::admin(&server.base_url()).await {
+        Ok(api) => (server, api),
+        Err(e) => server.fail(&format!("admin login failed: {e:#}")),
+    }
+}
+
+/// Creates a display in Kaarst through the provisioning path (no pairing);
+/// returns its id and token.
+pub async fn provisioned_display(api: &Api, name: &str) -> (i64, String) {
+    let id = api
+        .create_display(&system_tests::api::display_json(name))
+        .await
+        .unwrap();
+    let token = api.display_token(id).await.unwrap();
+    (id, token)
+}
+
+/// Connects with `token`, checks the welcome, and takes the manifest update a
+/// fresh connection gets; returns the player and that version.
+pub async fn online(server: &ServerProcess, token: &str, display: i64) -> (SimPlayer, u64) {
+    let (mut player, welcome): (SimPlayer, Welcome) =
+        SimPlayer::connect_with_token(&server.ws_url(), token)
+            .await
+            .unwrap();
+    assert_eq!(welcome.display_id.0, display);
+    let version = player.expect_manifest_update(T).await.unwrap();
+    (player, version)
+}
+
+/// `GET path` as `api`, insisting on 200.
+pub async fn get_ok(api: &Api, path: &str) -> Value {
+    let (status, body) = api.get(path).await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "GET {path}: {body}");
+    body
+}
