@@ -194,3 +194,94 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     player.close().await;
     server.sigterm_and_wait();
 }
+
+/// A tiny real PNG, and its SHA-256.
+fn png(colour: [u8; 3]) -> (Vec<u8>, String) {
+    use sha2::Digest as _;
+    let mut bytes = Vec::new();
+    image::RgbImage::from_pixel(32, 18, image::Rgb(colour))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    (bytes, sha)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_upload_leaves_no_half_file() {
+    use tokio::io::AsyncWriteExt as _;
+    let (mut server, api) = start().await;
+
+    // One upload completes and is acknowledged: it must survive.
+    let (kept, kept_sha) = png([0, 90, 160]);
+    let resp = api
+        .http
+        .post(api.url("/api/assets?filename=wappen.png"))
+        .bearer_auth(&api.token)
+        .header("content-type", "image/png")
+        .body(kept.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
+
+    // A second upload is half sent when the server is killed.
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let declared = 8 * 1024 * 1024;
+    let head = format!(
+        "POST /api/assets?filename=halb.png HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: image/png\r\nContent-Length: {declared}\r\n\r\n",
+        server.addr(),
+        api.token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (start_of_png, _) = png([200, 0, 0]);
+    stream.write_all(&start_of_png).await.unwrap();
+    stream.write_all(&vec![0u8; 1024 * 1024]).await.unwrap();
+    let tmp = server.data_dir().join("assets").join("tmp");
+    eventually(T, "the upload's temp file to appear", || {
+        let tmp = tmp.clone();
+        async move { Ok((std::fs::read_dir(&tmp)?.count() > 0).then_some(())) }
+    })
+    .await;
+    server.sigkill();
+    drop(stream);
+
+    server.restart();
+    let api = Api::admin(&server.base_url())
+        .await
+        .expect("the database opens cleanly after SIGKILL");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "leftovers are swept at start-up"
+    );
+    let assets = get_ok(&api, "/api/assets").await;
+    let listed: Vec<&str> = assets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [kept_sha.as_str()],
+        "only the complete upload exists"
+    );
+    let got = api
+        .http
+        .get(api.url(&format!("/api/assets/{kept_sha}")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        got.bytes().await.unwrap().to_vec(),
+        kept,
+        "the acknowledged file is intact"
+    );
+    server.sigterm_and_wait();
+}
