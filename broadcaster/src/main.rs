@@ -8,7 +8,11 @@ use clap::Parser;
 #[command(name = "broadcaster", version)]
 struct Cli {
     /// Control server base URL.
-    #[arg(long, env = "BROADCASTER_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "BROADCASTER_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     /// Input configuration (cameras, audio), TOML.
     #[arg(long, env = "BROADCASTER_CONFIG")]

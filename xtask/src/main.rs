@@ -24,19 +24,26 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("deps") => install_packages(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|deps>\n  demo  build and run the system with demo data\n  test  run formatting, lints and every test\n  deps  install the Debian packages the build needs");
+            eprintln!(
+                "usage: cargo xtask <demo|test|deps>\n  demo  build and run the system with demo data\n  test  run formatting, lints and every test\n  deps  install the Debian packages the build needs"
+            );
             std::process::exit(2)
         }
     }
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -57,17 +64,33 @@ fn missing_packages() -> Vec<&'static str> {
 }
 
 fn install_packages() -> Result<()> {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
-        eprintln!("not a Debian system: make sure these are installed: {}", DEBIAN_PACKAGES.join(" "));
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "not a Debian system: make sure these are installed: {}",
+            DEBIAN_PACKAGES.join(" ")
+        );
         return Ok(());
     }
     let missing = missing_packages();
     if missing.is_empty() {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
     let apt = |args: &[&str]| {
-        let mut c = if is_root { Command::new("apt-get") } else { let mut c = Command::new("sudo"); c.arg("apt-get"); c };
+        let mut c = if is_root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
         c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
         c
     };
@@ -86,8 +109,13 @@ fn demo(extra: &[String]) -> Result<()> {
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     let data = Path::new(".demo");
     std::fs::create_dir_all(data)?;
-    eprintln!("starting the control server with the Kaarst demo data in {}", data.display());
-    eprintln!("log in as 'admin' with the password printed below (first start only) or CONTROL_ADMIN_PASSWORD");
+    eprintln!(
+        "starting the control server with the Kaarst demo data in {}",
+        data.display()
+    );
+    eprintln!(
+        "log in as 'admin' with the password printed below (first start only) or CONTROL_ADMIN_PASSWORD"
+    );
     run(Command::new("target/debug/control-server")
         .arg("demo")
         .arg("--data-dir")
@@ -98,10 +126,20 @@ fn demo(extra: &[String]) -> Result<()> {
 fn test() -> Result<()> {
     install_packages()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // System tests start the real binaries, so build them first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
-    let nextest = Command::new("cargo-nextest").arg("--version").output().is_ok_and(|o| o.status.success());
+    let nextest = Command::new("cargo-nextest")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if nextest {
         // The workspace has no doctests (examples live in tests), so nextest runs everything.
         run(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))
