@@ -12,6 +12,7 @@ use crate::config::MAX_JSON_BYTES;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use content::model::{ContentItem, Layout};
@@ -22,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The whole application, ready to serve; tests drive it without a socket too.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
             "/api/health",
             get(|| async { Json(json!({ "status": "ok" })) }),

@@ -23,6 +23,15 @@ pub type Operation = (
 pub const OPERATIONS: &[Operation] = &[
     (
         "get",
+        "/",
+        "system",
+        "public",
+        "Landing page (HTML)",
+        None,
+        None,
+    ),
+    (
+        "get",
         "/api/health",
         "system",
         "public",
