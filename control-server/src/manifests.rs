@@ -152,15 +152,13 @@ pub async fn resolve_at(
 pub async fn refresh_all(state: &AppState) -> Result<u64, ApiError> {
     let (all, version) = state
         .db
-        .call(|c| {
-            let tx = c.transaction()?;
+        .transaction(|tx| {
             let all: BTreeSet<DisplayId> = tx
                 .prepare("SELECT id FROM displays")?
                 .query_map([], |r| r.get::<_, i64>(0))?
                 .map(|r| r.map(DisplayId))
                 .collect::<Result<_, _>>()?;
-            let version = bump(&tx, &all)?;
-            tx.commit()?;
+            let version = bump(tx, &all)?;
             Ok((all, version))
         })
         .await?;

@@ -200,8 +200,7 @@ async fn create(
     let bypass = req.bypass_approval;
     let id = alert.id.clone();
     let (record, displays) =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
+        s.db.transaction(move |tx| {
             let now = crate::db::now_text();
             let state = if bypass {
                 AlertState::Active
@@ -233,15 +232,14 @@ async fn create(
                 "alert.propose"
             };
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 action,
                 &format!("alert {}", alert.id),
                 json!({ "headline": alert.headline, "severity": alert.severity, "reason": reason }),
             )?;
-            let displays: Vec<Display> = store::all(&tx)?;
-            tx.commit()?;
-            Ok((load(c, &alert.id)?, displays))
+            let displays: Vec<Display> = store::all(tx)?;
+            Ok((load(tx, &alert.id)?, displays))
         })
         .await?;
     if bypass {
@@ -275,9 +273,8 @@ async fn approve(
     let actor = staff.username.clone();
     let (record, displays) = s
         .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let record = load(&tx, &id)?;
+        .transaction(move |tx| {
+            let record = load(tx, &id)?;
             if record.state != AlertState::Pending {
                 return Err(ApiError::Conflict(format!("alert {id:?} is {:?}, not pending", record.state)));
             }
@@ -288,10 +285,9 @@ async fn approve(
                 "UPDATE alerts SET state = 'active', approved_by = ?2, activated_at = ?3 WHERE id = ?1",
                 rusqlite::params![id, actor, crate::db::now_text()],
             )?;
-            crate::audit::record(&tx, &actor, "alert.approve", &format!("alert {id}"), json!({}))?;
-            let displays: Vec<Display> = store::all(&tx)?;
-            tx.commit()?;
-            Ok((load(c, &id)?, displays))
+            crate::audit::record(tx, &actor, "alert.approve", &format!("alert {id}"), json!({}))?;
+            let displays: Vec<Display> = store::all(tx)?;
+            Ok((load(tx, &id)?, displays))
         })
         .await?;
     send(&s.hub, &record.alert, &displays);
@@ -306,9 +302,8 @@ async fn cancel(
     staff.require(Role::Publisher)?;
     let actor = staff.username.clone();
     let (record, was_active, displays) =
-        s.db.call(move |c| {
-            let tx = c.transaction()?;
-            let record = load(&tx, &id)?;
+        s.db.transaction(move |tx| {
+            let record = load(tx, &id)?;
             if record.state == AlertState::Cancelled {
                 return Err(ApiError::Conflict(format!(
                     "alert {id:?} is cancelled already"
@@ -319,15 +314,14 @@ async fn cancel(
                 rusqlite::params![id, crate::db::now_text()],
             )?;
             crate::audit::record(
-                &tx,
+                tx,
                 &actor,
                 "alert.cancel",
                 &format!("alert {id}"),
                 json!({}),
             )?;
-            let displays: Vec<Display> = store::all(&tx)?;
-            tx.commit()?;
-            Ok((load(c, &id)?, record.state == AlertState::Active, displays))
+            let displays: Vec<Display> = store::all(tx)?;
+            Ok((load(tx, &id)?, record.state == AlertState::Active, displays))
         })
         .await?;
     if was_active {

@@ -33,11 +33,7 @@ async fn a_second_publisher_must_approve() {
     let mut far = display_json("Düsseldorf");
     far["location"] = json!({ "lat": 51.2277, "lon": 6.7735, "ars": "051110000000" });
     let (_, far_view) = server.call(Method::POST, "/api/displays", Some(far)).await;
-    let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
-        .await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
-        .await;
+    let mut p = WsPlayer::online(&server, &token).await;
 
     let alice = server.user("alice", "publisher").await;
     let bob = server.user("bob", "publisher").await;
@@ -183,11 +179,7 @@ async fn invalid_alerts_are_refused_and_tests_never_reach_screens() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (_, token) = provisioned_display(&server, "Kaarst Rathausplatz").await;
-    let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
-        .await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
-        .await;
+    let mut p = WsPlayer::online(&server, &token).await;
     let reason = json!("Probealarm");
     let (status, _) = server
         .call(

@@ -206,6 +206,16 @@ impl WsPlayer {
         WsPlayer { ws }
     }
 
+    /// Connects with a display token and waits for the welcome.
+    pub async fn online(server: &TestServer, token: &str) -> WsPlayer {
+        let mut p = WsPlayer::connect(server).await;
+        p.hello(Some(token), content::protocol::PROTOCOL_VERSION)
+            .await;
+        p.expect(|m| matches!(m, content::protocol::ServerMessage::Welcome { .. }).then_some(()))
+            .await;
+        p
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
         self.ws

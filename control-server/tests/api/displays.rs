@@ -52,11 +52,7 @@ async fn screenshots_round_trip_and_reject_non_pngs() {
         "an offline display cannot take a screenshot"
     );
 
-    let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
-        .await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
-        .await;
+    let mut p = WsPlayer::online(&server, &token).await;
     let (status, _) = server
         .call(
             Method::POST,

@@ -50,11 +50,7 @@ async fn unknown_versions_and_tokens_are_refused() {
 async fn garbage_gets_an_error_and_the_connection_survives() {
     let server = TestServer::start().await;
     let (_, token) = provisioned_display(&server, "Büttgen Rathausplatz").await;
-    let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
-        .await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
-        .await;
+    let mut p = WsPlayer::online(&server, &token).await;
     for garbage in [
         "not json",
         r#"{"type":"self_destruct"}"#,
@@ -299,11 +295,7 @@ async fn pairing_adopts_a_new_player() {
 async fn heartbeats_show_up_as_health() {
     let server = TestServer::start().await;
     let (id, token) = provisioned_display(&server, "Kaarst Rathausplatz").await;
-    let mut p = WsPlayer::connect(&server).await;
-    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
-        .await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }).then_some(()))
-        .await;
+    let mut p = WsPlayer::online(&server, &token).await;
     let health = content::protocol::Health {
         uptime_s: 42,
         fps: 30.0,
