@@ -65,6 +65,8 @@ pub struct Config {
     /// Seconds between player heartbeats.
     #[arg(long, env = "CONTROL_HEARTBEAT_S", default_value_t = 30, global = true)]
     pub heartbeat_s: u32,
+    #[command(flatten)]
+    pub sensors: crate::civic::sensors::SensorSettings,
 }
 
 impl Config {
@@ -90,6 +92,7 @@ impl Config {
             admin_password: Some("admin-test-password".into()),
             insecure_cookies: false,
             heartbeat_s: 30,
+            sensors: Default::default(),
         }
     }
 }

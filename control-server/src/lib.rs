@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod civic;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -30,11 +31,13 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     api::assets::prepare_dirs(&config)?;
     std::fs::create_dir_all(config.screenshots_dir())?;
     let hub = hub::Hub::new(db.clone());
+    let sensors = civic::sensors::SensorService::new(&config.sensors)?;
     Ok(AppState {
         db,
         hub,
         config: Arc::new(config),
         auth: Arc::new(auth::AuthState::default()),
+        sensors,
     })
 }
 
@@ -51,6 +54,11 @@ pub async fn serve(
     let background = [
         hub.start_background(),
         tokio::spawn(manifests::daily_refresh(state.clone())),
+        tokio::spawn(civic::sensors::poll::poll_loop(state.clone())),
+        tokio::spawn(civic::sensors::maintenance(
+            state.db.clone(),
+            state.sensors.raw_days,
+        )),
     ];
     axum::serve(
         listener,

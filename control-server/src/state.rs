@@ -12,4 +12,5 @@ pub struct AppState {
     pub hub: Hub,
     pub config: Arc<Config>,
     pub auth: Arc<AuthState>,
+    pub sensors: Arc<crate::civic::sensors::SensorService>,
 }

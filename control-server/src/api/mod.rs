@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::routes())
         .merge(alerts::routes())
         .merge(player::routes())
+        .merge(crate::civic::sensors::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.
         .merge(assets::routes())

@@ -5,7 +5,11 @@ use super::DbError;
 use rusqlite::Connection;
 use std::path::Path;
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    // 2: the civic alerts migration lands with its own module.
+    (3, include_str!("../../migrations/0003_sensors_transit.sql")),
+];
 
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -9,3 +9,4 @@ mod auth;
 mod displays;
 mod hub;
 mod resources;
+mod sensors;

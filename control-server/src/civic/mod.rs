@@ -1,0 +1,3 @@
+//! Civic data services: sensors, transit, emergency alerts, feed health.
+
+pub mod sensors;
