@@ -67,6 +67,55 @@ pub struct Config {
     pub heartbeat_s: u32,
     #[command(flatten)]
     pub sensors: crate::civic::sensors::SensorSettings,
+    /// Base URL of the federal warning API NINA (e.g. https://warnung.bund.de/api31);
+    /// the poller is off without it.
+    #[arg(long, env = "CONTROL_NINA_URL", global = true)]
+    pub nina_url: Option<String>,
+    /// District keys (ARS, 12 digits) to poll, comma-separated; empty means the
+    /// districts of the configured displays.
+    #[arg(long, env = "CONTROL_NINA_ARS", value_delimiter = ',', global = true)]
+    pub nina_ars: Vec<String>,
+    /// Milliseconds between NINA polls.
+    #[arg(
+        long,
+        env = "CONTROL_NINA_INTERVAL_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub nina_interval_ms: u64,
+    /// Milliseconds a feed server may take to accept a connection.
+    #[arg(
+        long,
+        env = "CONTROL_FEED_CONNECT_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub feed_connect_timeout_ms: u64,
+    /// Milliseconds a whole feed request may take before it counts as a timeout.
+    #[arg(
+        long,
+        env = "CONTROL_FEED_TIMEOUT_MS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub feed_timeout_ms: u64,
+    /// Milliseconds between sweeps that mark alerts past their `expires` as expired.
+    #[arg(
+        long,
+        env = "CONTROL_ALERT_EXPIRY_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub alert_expiry_ms: u64,
+    /// Licence named in open-data responses (an identifier of the
+    /// Datenlizenz Deutschland family, or any SPDX-like id).
+    #[arg(
+        long,
+        env = "CONTROL_OPEN_DATA_LICENCE",
+        default_value = "dl-de/by-2-0",
+        global = true
+    )]
+    pub open_data_licence: String,
 }
 
 impl Config {
@@ -93,6 +142,13 @@ impl Config {
             insecure_cookies: false,
             heartbeat_s: 30,
             sensors: Default::default(),
+            nina_url: None,
+            nina_ars: Vec::new(),
+            nina_interval_ms: 60_000,
+            feed_connect_timeout_ms: 5_000,
+            feed_timeout_ms: 15_000,
+            alert_expiry_ms: 30_000,
+            open_data_licence: "dl-de/by-2-0".into(),
         }
     }
 }

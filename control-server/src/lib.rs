@@ -54,6 +54,8 @@ pub async fn serve(
     let background = [
         hub.start_background(),
         tokio::spawn(manifests::daily_refresh(state.clone())),
+        tokio::spawn(api::alerts::expiry_sweeper(state.clone())),
+        tokio::spawn(civic::nina::run(state.clone())),
         tokio::spawn(civic::sensors::poll::poll_loop(state.clone())),
         tokio::spawn(civic::sensors::maintenance(
             state.db.clone(),

@@ -5,8 +5,15 @@
 //! is it sent. In an emergency the author may bypass approval by giving a
 //! reason, which the audit log records. `Test` alerts are stored but never sent
 //! to screens; `Exercise` alerts are sent and shown marked as a drill.
+//!
+//! Alerts from official feeds (CAP pushes, the NINA poller) are already
+//! official and go through [`ingest_official`] without approval. Both kinds share
+//! one store (each row records its `source`), one send path ([`send`]) and one
+//! cancel path ([`push_cancel`]); [`expiry_sweeper`] marks alerts whose
+//! `expires` has passed as expired and takes them off the screens.
 
 use crate::auth::{Role, Staff};
+use crate::civic::cap::{Ingest, MsgType};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::hub::{AckKind, Hub};
 use crate::state::AppState;
@@ -21,6 +28,7 @@ use content::alert::{Alert, AlertStatus};
 use content::model::Display;
 use content::protocol::ServerMessage;
 use rand::Rng;
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -40,6 +48,8 @@ pub enum AlertState {
     Pending,
     Active,
     Cancelled,
+    /// Its `expires` passed while it was active.
+    Expired,
 }
 
 impl AlertState {
@@ -48,12 +58,14 @@ impl AlertState {
             AlertState::Pending => "pending",
             AlertState::Active => "active",
             AlertState::Cancelled => "cancelled",
+            AlertState::Expired => "expired",
         }
     }
     fn parse(s: &str) -> AlertState {
         match s {
             "active" => AlertState::Active,
             "cancelled" => AlertState::Cancelled,
+            "expired" => AlertState::Expired,
             _ => AlertState::Pending,
         }
     }
@@ -76,12 +88,15 @@ pub struct NewAlert {
 pub struct AlertRecord {
     pub alert: Alert,
     pub state: AlertState,
+    /// "staff", "cap:<account>" or "nina:<ARS>".
+    pub source: String,
     pub created_by: String,
     pub approved_by: Option<String>,
     pub bypass: bool,
     pub created_at: String,
     pub activated_at: Option<String>,
     pub cancelled_at: Option<String>,
+    pub expired_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,37 +116,73 @@ pub struct AlertDetail {
 }
 
 fn load(c: &Connection, id: &str) -> Result<AlertRecord, ApiError> {
-    c.query_row(
-        "SELECT body, state, created_by, approved_by, bypass, created_at, activated_at, cancelled_at
-           FROM alerts WHERE id = ?1",
-        [id],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        },
-    )
-    .optional()?
-    .ok_or_else(|| ApiError::NotFound(format!("alert {id:?}")))
-    .and_then(|(body, state, created_by, approved_by, bypass, created_at, activated_at, cancelled_at)| {
-        Ok(AlertRecord {
-            alert: serde_json::from_str(&body)?,
-            state: AlertState::parse(&state),
-            created_by,
-            approved_by,
-            bypass,
-            created_at,
-            activated_at,
-            cancelled_at,
+    find(c, id)?.ok_or_else(|| ApiError::NotFound(format!("alert {id:?}")))
+}
+
+fn find(c: &Connection, id: &str) -> Result<Option<AlertRecord>, ApiError> {
+    let record = c
+        .prepare_cached(
+            "SELECT body, state, source, created_by, approved_by, bypass, created_at,
+                    activated_at, cancelled_at, expired_at
+               FROM alerts WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            let body: String = r.get(0)?;
+            let alert = serde_json::from_str(&body).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e))
+            })?;
+            Ok(AlertRecord {
+                alert,
+                state: AlertState::parse(&r.get::<_, String>(1)?),
+                source: r.get(2)?,
+                created_by: r.get(3)?,
+                approved_by: r.get(4)?,
+                bypass: r.get(5)?,
+                created_at: r.get(6)?,
+                activated_at: r.get(7)?,
+                cancelled_at: r.get(8)?,
+                expired_at: r.get(9)?,
+            })
         })
-    })
+        .optional()?;
+    Ok(record)
+}
+
+/// Stores a new alert; false when one with its id exists already.
+fn insert_row(
+    tx: &Connection,
+    alert: &Alert,
+    state: AlertState,
+    actor: &str,
+    bypass: bool,
+    source: &str,
+) -> Result<bool, ApiError> {
+    let now = crate::db::now_text();
+    let n = tx.execute(
+        "INSERT INTO alerts (id, body, state, source, created_by, bypass, created_at,
+                             activated_at, expired_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+        rusqlite::params![
+            alert.id,
+            serde_json::to_string(alert)?,
+            state.as_str(),
+            source,
+            actor,
+            bypass,
+            now,
+            (state == AlertState::Active).then_some(&now),
+            (state == AlertState::Expired).then_some(&now),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+fn mark_cancelled(tx: &Connection, id: &str) -> Result<(), ApiError> {
+    tx.execute(
+        "UPDATE alerts SET state = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
+        rusqlite::params![id, crate::db::now_text()],
+    )?;
+    Ok(())
 }
 
 /// The displays an alert reaches.
@@ -201,26 +252,12 @@ async fn create(
     let id = alert.id.clone();
     let (record, displays) =
         s.db.transaction(move |tx| {
-            let now = crate::db::now_text();
             let state = if bypass {
                 AlertState::Active
             } else {
                 AlertState::Pending
             };
-            let n = tx.execute(
-                "INSERT INTO alerts (id, body, state, created_by, bypass, created_at, activated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                rusqlite::params![
-                    alert.id,
-                    serde_json::to_string(&alert)?,
-                    state.as_str(),
-                    actor,
-                    bypass,
-                    now,
-                    bypass.then_some(&now)
-                ],
-            )?;
-            if n == 0 {
+            if !insert_row(tx, &alert, state, &actor, bypass, "staff")? {
                 return Err(ApiError::Conflict(format!(
                     "alert {:?} exists already",
                     alert.id
@@ -264,6 +301,231 @@ pub fn send(hub: &Hub, alert: &Alert, displays: &[Display]) -> usize {
     hub.push(targets(displays, alert).iter(), &msg)
 }
 
+/// Takes an alert off the screens of the connected displays inside its area.
+pub fn push_cancel(hub: &Hub, alert: &Alert, displays: &[Display]) -> usize {
+    let id = hub.message_id(AckKind::Other);
+    let msg = Hub::encode(&ServerMessage::AlertCancel {
+        id,
+        alert_id: alert.id.clone(),
+    });
+    hub.push(targets(displays, alert).iter(), &msg)
+}
+
+/// What an official message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestResult {
+    /// A new alert was stored (and sent, unless a test or already expired).
+    Created,
+    /// The same alert arrived again; nothing changed.
+    Unchanged,
+    /// The same identifier from the same source with new content replaced it.
+    Replaced,
+    /// A Cancel cancelled the referenced alerts.
+    Cancelled,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IngestOutcome {
+    pub result: IngestResult,
+    pub alert_id: String,
+    /// Alerts an Update replaced or a Cancel cancelled.
+    pub cancelled: Vec<String>,
+    /// Connected displays the new alert was pushed to.
+    pub sent_to: usize,
+}
+
+/// Stores and delivers an alert from an official feed, without approval.
+///
+/// `Alert` stores it; `Update` stores it and cancels the alerts it references
+/// (screens swap the old for the new); `Cancel` cancels the referenced alerts.
+/// Idempotent: the same message again changes nothing, so pollers may repeat.
+pub async fn ingest_official(
+    state: &AppState,
+    ingest: Ingest,
+    source: &str,
+    actor: &str,
+) -> Result<IngestOutcome, ApiError> {
+    let (source, actor) = (source.to_owned(), actor.to_owned());
+    let now = Utc::now();
+    let Ingest {
+        msg_type,
+        alert,
+        references,
+    } = ingest;
+    let (outcome, to_send, to_cancel, displays) = state
+        .db
+        .transaction(move |tx| {
+            let mut cancelled = Vec::new();
+            let mut to_cancel = Vec::new();
+            let mut known = 0;
+            for r in references.iter().filter(|r| **r != alert.id) {
+                let Some(old) = find(tx, r)? else { continue };
+                known += 1;
+                if matches!(old.state, AlertState::Pending | AlertState::Active) {
+                    mark_cancelled(tx, r)?;
+                    let action = match msg_type {
+                        MsgType::Update => "alert.replace",
+                        _ => "alert.cancel",
+                    };
+                    crate::audit::record(tx, &actor, action, &format!("alert {r}"),
+                        json!({ "by": alert.id, "source": source }))?;
+                    cancelled.push(r.clone());
+                    if old.state == AlertState::Active {
+                        to_cancel.push(old.alert);
+                    }
+                }
+            }
+            let mut to_send = None;
+            let result = if msg_type == MsgType::Cancel {
+                if known == 0 {
+                    return Err(ApiError::NotFound(format!(
+                        "none of the referenced alerts {references:?}"
+                    )));
+                }
+                IngestResult::Cancelled
+            } else {
+                let live = alert.is_active_at(now);
+                match find(tx, &alert.id)? {
+                    None => {
+                        let state = if live { AlertState::Active } else { AlertState::Expired };
+                        insert_row(tx, &alert, state, &actor, false, &source)?;
+                        crate::audit::record(tx, &actor, "alert.ingest", &format!("alert {}", alert.id),
+                            json!({ "headline": alert.headline, "severity": alert.severity, "source": source }))?;
+                        to_send = live.then(|| alert.clone());
+                        IngestResult::Created
+                    }
+                    Some(old) if old.alert == alert => IngestResult::Unchanged,
+                    Some(old) if old.source == source => {
+                        tx.execute("UPDATE alerts SET body = ?2 WHERE id = ?1",
+                            rusqlite::params![alert.id, serde_json::to_string(&alert)?])?;
+                        crate::audit::record(tx, &actor, "alert.ingest_update", &format!("alert {}", alert.id),
+                            json!({ "headline": alert.headline, "source": source }))?;
+                        if old.state == AlertState::Active && live {
+                            to_send = Some(alert.clone());
+                        }
+                        IngestResult::Replaced
+                    }
+                    Some(old) => {
+                        return Err(ApiError::Conflict(format!(
+                            "alert {:?} exists already from {}", alert.id, old.source
+                        )));
+                    }
+                }
+            };
+            let displays: Vec<Display> = store::all(tx)?;
+            let outcome = IngestOutcome { result, alert_id: alert.id, cancelled, sent_to: 0 };
+            Ok((outcome, to_send, to_cancel, displays))
+        })
+        .await?;
+    for old in &to_cancel {
+        push_cancel(&state.hub, old, &displays);
+    }
+    let sent_to = to_send.map_or(0, |a| send(&state.hub, &a, &displays));
+    Ok(IngestOutcome { sent_to, ..outcome })
+}
+
+/// Ids of the active alerts from `source`.
+pub async fn active_from(state: &AppState, source: &str) -> Result<Vec<String>, ApiError> {
+    let source = source.to_owned();
+    state
+        .db
+        .call(move |c| {
+            let ids = c
+                .prepare_cached("SELECT id FROM alerts WHERE state = 'active' AND source = ?1")?
+                .query_map([source], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+        .await
+}
+
+/// Cancels alerts a feed withdrew (pending or active ones; others are left) and
+/// takes them off the screens; returns the ids it cancelled.
+pub async fn cancel_official(
+    state: &AppState,
+    ids: &[String],
+    actor: &str,
+) -> Result<Vec<String>, ApiError> {
+    let (ids, actor) = (ids.to_vec(), actor.to_owned());
+    let (cancelled, displays) = state
+        .db
+        .transaction(move |tx| {
+            let mut cancelled = Vec::new();
+            for id in &ids {
+                let Some(old) = find(tx, id)? else { continue };
+                if matches!(old.state, AlertState::Pending | AlertState::Active) {
+                    mark_cancelled(tx, id)?;
+                    crate::audit::record(
+                        tx,
+                        &actor,
+                        "alert.withdrawn",
+                        &format!("alert {id}"),
+                        json!({}),
+                    )?;
+                    cancelled.push(old);
+                }
+            }
+            let displays: Vec<Display> = store::all(tx)?;
+            Ok((cancelled, displays))
+        })
+        .await?;
+    for old in cancelled.iter().filter(|r| r.state == AlertState::Active) {
+        push_cancel(&state.hub, &old.alert, &displays);
+    }
+    Ok(cancelled.into_iter().map(|r| r.alert.id).collect())
+}
+
+/// Marks active alerts whose `expires` has passed as expired and takes them
+/// off the screens; returns their ids.
+pub async fn expire_due(state: &AppState) -> Result<Vec<String>, ApiError> {
+    let now = Utc::now();
+    let (expired, displays) = state
+        .db
+        .transaction(move |tx| {
+            let bodies: Vec<String> = tx
+                .prepare_cached("SELECT body FROM alerts WHERE state = 'active'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut expired = Vec::new();
+            for b in bodies {
+                let a: Alert = serde_json::from_str(&b)?;
+                if !a.is_active_at(now) {
+                    tx.execute(
+                        "UPDATE alerts SET state = 'expired', expired_at = ?2 WHERE id = ?1",
+                        rusqlite::params![a.id, crate::db::now_text()],
+                    )?;
+                    expired.push(a);
+                }
+            }
+            let displays: Vec<Display> = if expired.is_empty() {
+                Vec::new()
+            } else {
+                store::all(tx)?
+            };
+            Ok((expired, displays))
+        })
+        .await?;
+    for a in &expired {
+        push_cancel(&state.hub, a, &displays);
+        tracing::info!(alert = %a.id, "alert expired");
+    }
+    Ok(expired.into_iter().map(|a| a.id).collect())
+}
+
+/// Runs [`expire_due`] every `alert_expiry_ms`.
+pub async fn expiry_sweeper(state: AppState) {
+    let period = std::time::Duration::from_millis(state.config.alert_expiry_ms.max(10));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = expire_due(&state).await {
+            tracing::error!("alert expiry sweep failed: {e}");
+        }
+    }
+}
+
 async fn approve(
     staff: Staff,
     State(s): State<AppState>,
@@ -304,15 +566,13 @@ async fn cancel(
     let (record, was_active, displays) =
         s.db.transaction(move |tx| {
             let record = load(tx, &id)?;
-            if record.state == AlertState::Cancelled {
+            if matches!(record.state, AlertState::Cancelled | AlertState::Expired) {
                 return Err(ApiError::Conflict(format!(
-                    "alert {id:?} is cancelled already"
+                    "alert {id:?} is {} already",
+                    record.state.as_str()
                 )));
             }
-            tx.execute(
-                "UPDATE alerts SET state = 'cancelled', cancelled_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, crate::db::now_text()],
-            )?;
+            mark_cancelled(tx, &id)?;
             crate::audit::record(
                 tx,
                 &actor,
@@ -325,12 +585,7 @@ async fn cancel(
         })
         .await?;
     if was_active {
-        let msg_id = s.hub.message_id(AckKind::Other);
-        let msg = Hub::encode(&ServerMessage::AlertCancel {
-            id: msg_id,
-            alert_id: record.alert.id.clone(),
-        });
-        s.hub.push(targets(&displays, &record.alert).iter(), &msg);
+        push_cancel(&s.hub, &record.alert, &displays);
     }
     Ok(Json(record))
 }

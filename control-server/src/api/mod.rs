@@ -2,8 +2,10 @@
 
 pub mod alerts;
 pub mod assets;
+pub mod cap;
 pub mod displays;
 pub mod groups;
+pub mod open_data;
 pub mod openapi;
 pub mod player;
 pub mod resources;
@@ -38,10 +40,13 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::routes())
         .merge(alerts::routes())
         .merge(player::routes())
+        .merge(crate::civic::feeds::routes())
+        .merge(open_data::routes())
         .merge(crate::civic::sensors::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.
         .merge(assets::routes())
+        .merge(cap::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

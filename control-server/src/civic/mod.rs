@@ -1,3 +1,6 @@
 //! Civic data services: sensors, transit, emergency alerts, feed health.
 
+pub mod cap;
+pub mod feeds;
+pub mod nina;
 pub mod sensors;

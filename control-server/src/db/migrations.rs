@@ -7,7 +7,7 @@ use std::path::Path;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
-    // 2: the civic alerts migration lands with its own module.
+    (2, include_str!("../../migrations/0002_civic_alerts.sql")),
     (3, include_str!("../../migrations/0003_sensors_transit.sql")),
 ];
 
