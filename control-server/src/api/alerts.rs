@@ -353,7 +353,7 @@ pub async fn ingest_official(
         alert,
         references,
     } = ingest;
-    let (outcome, to_send, to_cancel, displays) = state
+    let (outcome, to_send, to_cancel, replaced, displays) = state
         .db
         .transaction(move |tx| {
             let mut cancelled = Vec::new();
@@ -377,6 +377,7 @@ pub async fn ingest_official(
                 }
             }
             let mut to_send = None;
+            let mut replaced = None;
             let result = if msg_type == MsgType::Cancel {
                 if known == 0 {
                     return Err(ApiError::NotFound(format!(
@@ -401,8 +402,11 @@ pub async fn ingest_official(
                             rusqlite::params![alert.id, serde_json::to_string(&alert)?])?;
                         crate::audit::record(tx, &actor, "alert.ingest_update", &format!("alert {}", alert.id),
                             json!({ "headline": alert.headline, "source": source }))?;
-                        if old.state == AlertState::Active && live {
-                            to_send = Some(alert.clone());
+                        if old.state == AlertState::Active {
+                            if live {
+                                to_send = Some(alert.clone());
+                            }
+                            replaced = Some(old.alert);
                         }
                         IngestResult::Replaced
                     }
@@ -415,11 +419,30 @@ pub async fn ingest_official(
             };
             let displays: Vec<Display> = store::all(tx)?;
             let outcome = IngestOutcome { result, alert_id: alert.id, cancelled, sent_to: 0 };
-            Ok((outcome, to_send, to_cancel, displays))
+            Ok((outcome, to_send, to_cancel, replaced, displays))
         })
         .await?;
     for old in &to_cancel {
         push_cancel(&state.hub, old, &displays);
+    }
+    // A replacement that no longer reaches a display takes it off that screen.
+    if let Some(old) = &replaced {
+        let still: BTreeSet<DisplayId> = match &to_send {
+            Some(new) if new.status != AlertStatus::Test => targets(&displays, new),
+            _ => BTreeSet::new(),
+        };
+        let gone: Vec<DisplayId> = targets(&displays, old)
+            .difference(&still)
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            let id = state.hub.message_id(AckKind::Other);
+            let msg = Hub::encode(&ServerMessage::AlertCancel {
+                id,
+                alert_id: old.id.clone(),
+            });
+            state.hub.push(gone.iter(), &msg);
+        }
     }
     let sent_to = to_send.map_or(0, |a| send(&state.hub, &a, &displays));
     Ok(IngestOutcome { sent_to, ..outcome })

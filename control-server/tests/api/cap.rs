@@ -616,3 +616,44 @@ async fn a_hanging_nina_server_is_reported_as_a_timeout_and_blocks_nothing() {
     server.stop().await;
     fake_task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_cap_alert_moves_to_the_displays_of_its_new_area() {
+    let server = TestServer::start().await;
+    let county = server.user("kreisleitstelle", "publisher").await;
+    let (mut kaarst, mut duesseldorf) = two_players(&server).await;
+    let (status, body) = post_cap(
+        &server,
+        &county,
+        cap("M-1", "Alert", "Actual", "Severe", "", AREA_KAARST_POLYGON),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(started(&mut kaarst).await.id, "M-1");
+    // The same identifier from the same sender, now for Düsseldorf.
+    let ags = "<area><areaDesc>Düsseldorf</areaDesc><geocode><valueName>AGS</valueName><value>05111000</value></geocode></area>";
+    let (status, body) = post_cap(
+        &server,
+        &county,
+        cap("M-1", "Alert", "Actual", "Severe", "", ags),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "replaced");
+    assert_eq!(cancelled(&mut kaarst).await, "M-1");
+    let moved = started(&mut duesseldorf).await;
+    assert_eq!(
+        (moved.id.as_str(), moved.area_description.as_str()),
+        ("M-1", "Düsseldorf")
+    );
+    // Another sender cannot take over the identifier.
+    let other = server.user("feuerwehr", "publisher").await;
+    let (status, body) = post_cap(
+        &server,
+        &other,
+        cap("M-1", "Alert", "Actual", "Minor", "", ags),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    server.stop().await;
+}
