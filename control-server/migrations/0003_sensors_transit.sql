@@ -40,3 +40,65 @@ CREATE TABLE sensor_hourly (
     count    INTEGER NOT NULL,
     PRIMARY KEY (station, quantity, hour)
 ) WITHOUT ROWID;
+
+-- GTFS static, replaced as a whole by each import. Times are seconds after
+-- "noon minus 12 h" of the service day, so they may exceed 24 h.
+CREATE TABLE gtfs_stops (
+    stop_id        TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    platform_code  TEXT,
+    parent_station TEXT
+);
+CREATE INDEX gtfs_stops_parent ON gtfs_stops(parent_station);
+
+CREATE TABLE gtfs_routes (
+    route_id   TEXT PRIMARY KEY,
+    short_name TEXT NOT NULL,
+    long_name  TEXT NOT NULL
+);
+
+CREATE TABLE gtfs_trips (
+    trip_id    TEXT PRIMARY KEY,
+    route_id   TEXT NOT NULL,
+    service_id TEXT NOT NULL,
+    headsign   TEXT
+);
+
+CREATE TABLE gtfs_stop_times (
+    trip_id       TEXT NOT NULL,
+    stop_sequence INTEGER NOT NULL,
+    stop_id       TEXT NOT NULL,
+    departure_s   INTEGER NOT NULL,
+    PRIMARY KEY (trip_id, stop_sequence)
+) WITHOUT ROWID;
+CREATE INDEX gtfs_stop_times_stop ON gtfs_stop_times(stop_id, departure_s);
+
+CREATE TABLE gtfs_calendar (
+    service_id TEXT PRIMARY KEY,
+    days       TEXT NOT NULL, -- seven '0'/'1', Monday first
+    start_date TEXT NOT NULL, -- YYYYMMDD
+    end_date   TEXT NOT NULL
+);
+
+CREATE TABLE gtfs_calendar_dates (
+    service_id     TEXT NOT NULL,
+    date           TEXT NOT NULL,
+    exception_type INTEGER NOT NULL CHECK (exception_type IN (1, 2)),
+    PRIMARY KEY (service_id, date)
+);
+
+-- Occupancy an operator system reports per trip (VDV 454 Besetztgrad 1..4).
+CREATE TABLE transit_occupancy (
+    trip_id    TEXT PRIMARY KEY,
+    occupancy  TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- When the current GTFS static data was imported.
+CREATE TABLE gtfs_import (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    imported_at TEXT NOT NULL,
+    stops       INTEGER NOT NULL,
+    trips       INTEGER NOT NULL,
+    stop_times  INTEGER NOT NULL
+);

@@ -67,6 +67,8 @@ pub struct Config {
     pub heartbeat_s: u32,
     #[command(flatten)]
     pub sensors: crate::civic::sensors::SensorSettings,
+    #[command(flatten)]
+    pub transit: crate::civic::transit::TransitSettings,
     /// Base URL of the federal warning API NINA (e.g. https://warnung.bund.de/api31);
     /// the poller is off without it.
     #[arg(long, env = "CONTROL_NINA_URL", global = true)]
@@ -142,6 +144,7 @@ impl Config {
             insecure_cookies: false,
             heartbeat_s: 30,
             sensors: Default::default(),
+            transit: Default::default(),
             nina_url: None,
             nina_ars: Vec::new(),
             nina_interval_ms: 60_000,

@@ -32,12 +32,14 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(config.screenshots_dir())?;
     let hub = hub::Hub::new(db.clone());
     let sensors = civic::sensors::SensorService::new(&config.sensors)?;
+    let transit = civic::transit::TransitService::new(&config.transit)?;
     Ok(AppState {
         db,
         hub,
         config: Arc::new(config),
         auth: Arc::new(auth::AuthState::default()),
         sensors,
+        transit,
     })
 }
 
@@ -61,6 +63,8 @@ pub async fn serve(
             state.db.clone(),
             state.sensors.raw_days,
         )),
+        tokio::spawn(civic::transit::push_loop(state.clone())),
+        tokio::spawn(civic::transit::rt_poll_loop(state.clone())),
     ];
     axum::serve(
         listener,

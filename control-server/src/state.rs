@@ -13,4 +13,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Arc<AuthState>,
     pub sensors: Arc<crate::civic::sensors::SensorService>,
+    pub transit: Arc<crate::civic::transit::TransitService>,
 }

@@ -4,3 +4,4 @@ pub mod cap;
 pub mod feeds;
 pub mod nina;
 pub mod sensors;
+pub mod transit;

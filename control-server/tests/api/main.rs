@@ -12,3 +12,4 @@ mod hub;
 mod open_data;
 mod resources;
 mod sensors;
+mod transit;

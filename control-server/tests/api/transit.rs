@@ -1,0 +1,431 @@
+//! Transit: GTFS import from the sample in tests/fixtures/gtfs, realtime
+//! updates (delay, cancellation, occupancy, alerts), bad feeds, operator
+//! occupancy and departures pushed to players.
+
+use crate::common::*;
+use content::live::{LiveData, Occupancy};
+use content::protocol::ServerMessage;
+use control_server::civic::transit::rt;
+use prost::Message as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::io::Write as _;
+
+const KAARST: &str = "de:05162:7001";
+/// Monday 23 November 2026, 07:55 in Kaarst (CET).
+const MONDAY_0755: &str = "2026-11-23T06:55:00Z";
+
+/// The sample feed zipped, leaving out `skip`.
+fn sample_zip(skip: &[&str]) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gtfs");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".txt") && !skip.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    for name in names {
+        out.start_file(name.as_str(), options).unwrap();
+        out.write_all(&std::fs::read(dir.join(&name)).unwrap())
+            .unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+async fn upload(server: &TestServer, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let resp = server
+        .req(Method::POST, path)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    decode(resp).await
+}
+
+async fn imported() -> TestServer {
+    let server = TestServer::start().await;
+    let (status, body) = upload(&server, "/api/transit/gtfs", sample_zip(&[])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server
+}
+
+async fn board(server: &TestServer, stop: &str, at: &str) -> Value {
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!("/api/transit/departures?stop={stop}&at={at}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn summary(board: &Value) -> Vec<(String, String, String)> {
+    board["departures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_str().unwrap().to_owned(),
+                d["destination"].as_str().unwrap().to_owned(),
+                d["planned"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn gtfs_sample_imports_and_gives_departures_in_local_time() {
+    let server = TestServer::start().await;
+    let (status, body) = upload(&server, "/api/transit/gtfs", sample_zip(&[])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["imported"]["stops"], 6);
+    assert_eq!(body["imported"]["trips"], 5);
+    assert_eq!(body["imported"]["stop_times"], 14);
+
+    // The station lists its platforms' departures; 08:00 CET is 07:00 UTC.
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    assert_eq!(
+        summary(&b),
+        [
+            (
+                "831".into(),
+                "Holzbüttgen Lindenplatz".into(),
+                "2026-11-23T07:00:00Z".into()
+            ),
+            (
+                "S28".into(),
+                "Mettmann Stadtwald".into(),
+                "2026-11-23T07:05:30Z".into()
+            ),
+            (
+                "831".into(),
+                "Holzbüttgen Lindenplatz".into(),
+                "2026-11-23T07:30:00Z".into()
+            ),
+        ]
+    );
+    assert_eq!(b["departures"][0]["platform"], "1");
+    assert_eq!(b["departures"][1]["platform"], "2");
+    assert_eq!(b["realtime"], false);
+    // The last stop of a trip is no departure.
+    let b = board(&server, "de:05162:7201", MONDAY_0755).await;
+    assert_eq!(summary(&b), []);
+
+    // 25:05:00 on Monday's service day is Tuesday 01:05 CET.
+    let b = board(&server, KAARST, "2026-11-24T00:00:00Z").await;
+    assert_eq!(
+        summary(&b),
+        [(
+            "S28".into(),
+            "Mettmann Stadtwald".into(),
+            "2026-11-24T00:05:00Z".into()
+        )]
+    );
+    // Christmas Eve (a Thursday) runs the weekend timetable (calendar_dates);
+    // a trip without headsign shows its last stop.
+    let b = board(&server, KAARST, "2026-12-24T08:30:00Z").await;
+    assert_eq!(
+        summary(&b),
+        [(
+            "831".into(),
+            "Büttgen Rathausplatz".into(),
+            "2026-12-24T09:00:00Z".into()
+        )]
+    );
+    // Summer time: 08:00 CEST is 06:00 UTC.
+    let b = board(&server, "de:05162:7001:1", "2026-07-01T05:55:00Z").await;
+    assert_eq!(summary(&b)[0].2, "2026-07-01T06:00:00Z");
+
+    // Only admins import.
+    let editor = server.user("eva", "editor").await;
+    let resp = server
+        .http
+        .post(server.url("/api/transit/gtfs"))
+        .bearer_auth(editor)
+        .body(sample_zip(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_gtfs_zip_with_missing_files_is_refused_naming_them() {
+    let server = TestServer::start().await;
+    let (status, body) = upload(
+        &server,
+        "/api/transit/gtfs",
+        sample_zip(&["stop_times.txt", "calendar.txt", "calendar_dates.txt"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["message"],
+        "the GTFS zip lacks stop_times.txt, calendar.txt or calendar_dates.txt"
+    );
+    let (status, body) = upload(
+        &server,
+        "/api/transit/gtfs",
+        b"PK not really a zip".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a zip archive"),
+        "{body}"
+    );
+    // Over the size limit: 413.
+    let server2 = TestServer::start_with(|c| c.transit.gtfs_max_mb = 0).await;
+    let (status, _) = upload(&server2, "/api/transit/gtfs", sample_zip(&[])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    server2.stop().await;
+    // Nothing was imported.
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    assert_eq!(summary(&b), []);
+    server.stop().await;
+}
+
+fn trip(
+    id: &str,
+    relationship: Option<rt::TripScheduleRelationship>,
+) -> Option<rt::TripDescriptor> {
+    Some(rt::TripDescriptor {
+        trip_id: Some(id.into()),
+        schedule_relationship: relationship.map(|r| r as i32),
+        ..Default::default()
+    })
+}
+
+/// A realtime snapshot: 831 at 08:00 three minutes late, the S28 cancelled,
+/// the 831 at 08:30 with few seats, and a service alert for the stop.
+fn snapshot() -> Vec<u8> {
+    let feed = rt::FeedMessage {
+        header: Some(rt::FeedHeader {
+            gtfs_realtime_version: Some("2.0".into()),
+            incrementality: Some(0),
+            timestamp: Some(1_795_417_000),
+        }),
+        entity: vec![
+            rt::FeedEntity {
+                id: Some("1".into()),
+                trip_update: Some(rt::TripUpdate {
+                    trip: trip("t831-0800", Some(rt::TripScheduleRelationship::Scheduled)),
+                    stop_time_update: vec![rt::StopTimeUpdate {
+                        stop_sequence: Some(1),
+                        departure: Some(rt::StopTimeEvent {
+                            delay: Some(180),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            rt::FeedEntity {
+                id: Some("2".into()),
+                trip_update: Some(rt::TripUpdate {
+                    trip: trip("tS28-0805", Some(rt::TripScheduleRelationship::Canceled)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            rt::FeedEntity {
+                id: Some("3".into()),
+                vehicle: Some(rt::VehiclePosition {
+                    trip: trip("t831-0830", None),
+                    occupancy_status: Some(rt::OccupancyStatus::FewSeatsAvailable as i32),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            rt::FeedEntity {
+                id: Some("alert-1".into()),
+                alert: Some(rt::Alert {
+                    informed_entity: vec![rt::EntitySelector {
+                        stop_id: Some(KAARST.into()),
+                        ..Default::default()
+                    }],
+                    header_text: Some(rt::TranslatedString {
+                        translation: vec![rt::Translation {
+                            text: Some("Haltestelle verlegt".into()),
+                            language: Some("de".into()),
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ],
+    };
+    feed.encode_to_vec()
+}
+
+#[tokio::test]
+async fn realtime_updates_apply_and_bad_feeds_keep_the_last_good_data() {
+    let server = imported().await;
+    let (status, body) = upload(&server, "/api/transit/realtime", snapshot()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["trips"].as_u64(), body["alerts"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let as_of = body["as_of"].clone();
+
+    let check = |b: &Value| {
+        let d = &b["departures"];
+        assert_eq!(d[0]["expected"], "2026-11-23T07:03:00Z", "{b}");
+        assert_eq!(d[0]["delay_minutes"], 3);
+        assert_eq!(d[0]["cancelled"], false);
+        assert_eq!(d[1]["line"], "S28");
+        assert_eq!(d[1]["cancelled"], true);
+        assert_eq!(d[2]["occupancy"], "few_seats_available");
+        assert_eq!(b["alerts"][0]["header"], "Haltestelle verlegt");
+        assert_eq!(b["realtime"], true);
+    };
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    check(&b);
+    assert_eq!(b["as_of"], as_of);
+    // The delay propagates to later stops of the trip.
+    let b = board(&server, "de:05162:7101", MONDAY_0755).await;
+    let d = b["departures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["planned"] == "2026-11-23T07:09:00Z")
+        .unwrap();
+    assert_eq!(d["expected"], "2026-11-23T07:12:00Z");
+
+    // Garbage and a truncated feed: a clear 422, the last good data stays with its time.
+    let (status, body) = upload(
+        &server,
+        "/api/transit/realtime",
+        b"<html>502 Bad Gateway</html>".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("GTFS-Realtime"),
+        "{body}"
+    );
+    let full = snapshot();
+    let (status, body) = upload(
+        &server,
+        "/api/transit/realtime",
+        full[..full.len() / 2].to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid protobuf"),
+        "{body}"
+    );
+    // Empty bytes decode to a message without header: refused too.
+    let (status, body) = upload(&server, "/api/transit/realtime", Vec::new()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    check(&b);
+    assert_eq!(b["as_of"], as_of);
+    assert!(b["age_s"].as_i64().unwrap() >= 0);
+
+    // An operator's VDV 454 Besetztgrad wins over the feed.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/transit/occupancy",
+            Some(json!({ "trip_id": "t831-0830", "besetztgrad": 4 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    assert_eq!(b["departures"][2]["occupancy"], "full");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/transit/occupancy",
+            Some(json!({ "trip_id": "t831-0830", "besetztgrad": 5 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn departures_are_pushed_to_players_when_they_change() {
+    let server = imported().await;
+    let mut display = display_json("Rathausplatz");
+    display["transit_stops"] = json!([{ "id": KAARST, "name": "Kaarst Rathaus" }]);
+    let (status, body) = server
+        .call(Method::POST, "/api/displays", Some(display))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let (_, body) = server
+        .call(Method::POST, &format!("/api/displays/{id}/token"), None)
+        .await;
+    let mut player = WsPlayer::online(&server, body["token"].as_str().unwrap()).await;
+
+    let now: chrono::DateTime<chrono::Utc> = MONDAY_0755.parse().unwrap();
+    let s = &server.state;
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        1
+    );
+    let (stop, deps) = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures {
+                stop_id,
+                departures,
+                ..
+            }) => Some((stop_id, departures)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stop, KAARST);
+    assert_eq!(deps.len(), 3);
+    assert_eq!(deps[0].line, "831");
+    assert_eq!(deps[0].expected, None);
+
+    // Nothing changed: nothing pushed.
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        0
+    );
+    // Realtime arrives: the board changes and is pushed with the feed's time.
+    let (status, _) = upload(&server, "/api/transit/realtime", snapshot()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        1
+    );
+    let deps = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures { departures, .. }) => Some(departures),
+            _ => None,
+        })
+        .await;
+    assert_eq!(deps[0].delay_minutes(), Some(3));
+    assert!(deps[1].cancelled);
+    assert_eq!(deps[2].occupancy, Some(Occupancy::FewSeatsAvailable));
+    server.stop().await;
+}
