@@ -61,12 +61,17 @@ async fn ingest(
     let ingest = match parsed {
         Ok(i) => i,
         Err(e) => {
-            let _ = feeds::report_error(&s.db, &feed, "cap", &e.to_string()).await;
+            if let Err(db) = feeds::report_error(&s.db, &feed, "cap", &e.to_string()).await {
+                tracing::error!(feed, "cannot record feed health: {db}");
+            }
             return Err(e);
         }
     };
     let outcome = alerts::ingest_official(&s, ingest, &feed, &staff.username).await?;
-    feeds::report_ok(&s.db, &feed, "cap").await?;
+    // The alert is stored and sent; a failure to note the feed's health is only logged.
+    if let Err(e) = feeds::report_ok(&s.db, &feed, "cap").await {
+        tracing::error!(feed, "cannot record feed health: {e}");
+    }
     let status = if outcome.result == IngestResult::Created {
         StatusCode::CREATED
     } else {
