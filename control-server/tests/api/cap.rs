@@ -657,3 +657,47 @@ async fn a_changed_cap_alert_moves_to_the_displays_of_its_new_area() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_0002_keeps_existing_alerts_and_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../../migrations/0001_init.sql"))
+            .unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO displays (id, name, body, created_at, updated_at)
+                 VALUES (1, 'Kaarst', '{}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+             INSERT INTO alerts (id, body, state, created_by, created_at)
+                 VALUES ('old-1', '{}', 'active', 'alice', '2026-01-01T00:00:00Z');
+             INSERT INTO alert_receipts (alert_id, display_id, received_at)
+                 VALUES ('old-1', 1, '2026-01-01T00:00:01Z');",
+        )
+        .unwrap();
+    }
+    let db = control_server::db::Db::open(&path).unwrap();
+    let (source, receipts, fk_target) = db
+        .call(|c| {
+            let source: String =
+                c.query_row("SELECT source FROM alerts WHERE id = 'old-1'", [], |r| r.get(0))?;
+            let receipts: i64 =
+                c.query_row("SELECT COUNT(*) FROM alert_receipts", [], |r| r.get(0))?;
+            let fk_target: String = c.query_row(
+                "SELECT \"table\" FROM pragma_foreign_key_list('alert_receipts') WHERE \"from\" = 'alert_id'",
+                [],
+                |r| r.get(0),
+            )?;
+            c.execute(
+                "UPDATE alerts SET state = 'expired' WHERE id = 'old-1'",
+                [],
+            )?;
+            Ok((source, receipts, fk_target))
+        })
+        .await
+        .unwrap();
+    assert_eq!(source, "staff");
+    assert_eq!(receipts, 1);
+    assert_eq!(fk_target, "alerts");
+}
