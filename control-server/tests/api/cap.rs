@@ -422,7 +422,7 @@ async fn an_alert_past_its_expiry_is_marked_expired_and_taken_down() {
     let county = server.user("kreisleitstelle", "publisher").await;
     let (_, token) = provisioned_display(&server, "Kaarst Rathausplatz").await;
     let mut p = WsPlayer::online(&server, &token).await;
-    let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+    let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(3000))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let doc = cap(
         "EXP-1",
