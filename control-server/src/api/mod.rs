@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::civic::feeds::routes())
         .merge(open_data::routes())
         .merge(crate::civic::sensors::routes())
+        .merge(crate::civic::sensorthings::routes())
         .merge(crate::civic::transit::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.

@@ -4,4 +4,5 @@ pub mod cap;
 pub mod feeds;
 pub mod nina;
 pub mod sensors;
+pub mod sensorthings;
 pub mod transit;

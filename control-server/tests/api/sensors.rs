@@ -618,5 +618,161 @@ async fn pollers_read_public_feeds_and_report_failures() {
             ("sc-shape".into(), false)
         ]
     );
+    // And the shared feed-health view has them too.
+    let (status, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    assert_eq!(status, StatusCode::OK, "{feeds}");
+    let feed = |name: &str| {
+        feeds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {feeds}"))
+            .clone()
+    };
+    assert_eq!(feed("sensor:sc-good")["ok"], true);
+    assert_eq!(feed("sensor:sc-good")["kind"], "sensor_community");
+    assert_eq!(feed("sensor:osm")["kind"], "opensensemap");
+    assert_eq!(feed("sensor:sc-shape")["ok"], false);
+    assert!(
+        feed("sensor:sc-hang")["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("timeout")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_data_in_sensorthings_shapes_and_as_csv() {
+    let server = TestServer::start().await;
+    let token = sensor(&server, "s1", "051620016016").await;
+    let now = Utc::now();
+    let at = |min: i64| now - ChronoDuration::minutes(min);
+    let (status, body) = push(
+        &server,
+        &token,
+        json!([
+            { "quantity": "pm10", "value": 11.0, "measured_at": at(30) },
+            { "quantity": "pm10", "value": 12.0, "measured_at": at(20) },
+            { "quantity": "pm10", "value": 13.0, "measured_at": at(10) },
+            { "quantity": "temperature", "value": 8.5, "measured_at": at(10) },
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Public: no token.
+    let get = |path: &str| {
+        let url = server.url(path);
+        let http = server.http.clone();
+        async move { decode(http.get(url).send().await.unwrap()).await }
+    };
+    let root = "/api/open/v1.1";
+    let (status, things) = get(&format!("{root}/Things")).await;
+    assert_eq!(status, StatusCode::OK, "{things}");
+    let t = &things["value"][0];
+    assert_eq!(t["@iot.id"], "s1");
+    assert_eq!(
+        t["@iot.selfLink"],
+        server.url(&format!("{root}/Things('s1')"))
+    );
+    assert_eq!(
+        t["Locations"][0]["location"]["coordinates"],
+        json!([6.6172, 51.2276])
+    );
+    assert_eq!(t["properties"]["licence"], "dl-de/by-2-0");
+
+    let (_, streams) = get(&format!("{root}/Datastreams?$count=true")).await;
+    assert_eq!(streams["@iot.count"], 2);
+    let ids: Vec<&str> = streams["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["@iot.id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s1:pm10", "s1:temperature"]);
+    assert_eq!(streams["value"][0]["unitOfMeasurement"]["symbol"], "µg/m³");
+    let obs_link = streams["value"][0]["Observations@iot.navigationLink"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        obs_link,
+        server.url(&format!("{root}/Datastreams('s1:pm10')/Observations"))
+    );
+
+    let (status, page1) = get(&format!(
+        "{root}/Datastreams('s1:pm10')/Observations?$top=2"
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page1}");
+    let results: Vec<f64> = page1["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_f64().unwrap())
+        .collect();
+    assert_eq!(results, [13.0, 12.0], "newest first");
+    assert!(
+        page1["value"][0]["@iot.id"]
+            .as_str()
+            .unwrap()
+            .starts_with("s1:pm10:")
+    );
+    assert!(page1["value"][0]["phenomenonTime"].is_string());
+    let next = page1["@iot.nextLink"].as_str().expect("nextLink");
+    assert!(next.ends_with("$top=2&$skip=2"), "{next}");
+    let (_, page2) = get(&format!(
+        "{root}/Datastreams('s1:pm10')/Observations?$top=2&$skip=2"
+    ))
+    .await;
+    assert_eq!(page2["value"].as_array().unwrap().len(), 1);
+    assert!(page2.get("@iot.nextLink").is_none());
+
+    let (status, body) = get(&format!("{root}/Datastreams('s1:no2')/Observations")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // CSV, raw and hourly, each row with its licence.
+    let resp = server
+        .http
+        .get(server.url("/api/open/sensors.csv?quantity=pm10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = resp.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "station,quantity,unit,measured_at,value,licence");
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[1].starts_with("s1,pm10,µg/m³,") && lines[1].ends_with(",11,dl-de/by-2-0"),
+        "{text}"
+    );
+
+    control_server::civic::sensors::downsample(&server.state.db, now + ChronoDuration::hours(2), 7)
+        .await
+        .unwrap();
+    let text = server
+        .http
+        .get(server.url("/api/open/sensors.csv?resolution=hourly&quantity=temperature"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "station,quantity,unit,hour,min,avg,max,count,licence"
+    );
+    assert!(lines[1].ends_with(",8.5,8.5,8.5,1,dl-de/by-2-0"), "{text}");
+    let (status, _) = get("/api/open/sensors.csv?quantity=radon").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     server.stop().await;
 }

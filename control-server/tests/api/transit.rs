@@ -190,6 +190,21 @@ async fn a_gtfs_zip_with_missing_files_is_refused_naming_them() {
     let (status, _) = upload(&server2, "/api/transit/gtfs", sample_zip(&[])).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     server2.stop().await;
+    let (_, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    let gtfs = feeds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "gtfs")
+        .expect("gtfs feed");
+    assert_eq!(gtfs["ok"], false);
+    assert!(
+        gtfs["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a zip archive"),
+        "{gtfs}"
+    );
     // Nothing was imported.
     let b = board(&server, KAARST, MONDAY_0755).await;
     assert_eq!(summary(&b), []);
@@ -341,6 +356,20 @@ async fn realtime_updates_apply_and_bad_feeds_keep_the_last_good_data() {
     check(&b);
     assert_eq!(b["as_of"], as_of);
     assert!(b["age_s"].as_i64().unwrap() >= 0);
+    // The feed-health view shows the failure and the age of the data kept.
+    let (_, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    let rt = feeds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "gtfs-rt")
+        .expect("gtfs-rt feed");
+    assert_eq!(rt["ok"], false, "{rt}");
+    assert!(
+        rt["last_error"].as_str().unwrap().contains("no header"),
+        "{rt}"
+    );
+    assert!(rt["data_age_s"].as_i64().is_some(), "{rt}");
 
     // An operator's VDV 454 Besetztgrad wins over the feed.
     let (status, body) = server

@@ -239,6 +239,15 @@ pub async fn poll_station(s: &AppState, station: &Station) -> Result<Vec<Reading
     if let Err(e) = recorded {
         tracing::error!("recording sensor feed health failed: {e}");
     }
+    // The shared feed-health view (`GET /api/feeds`).
+    let name = format!("sensor:{}", station.id);
+    let reported = match &result {
+        Ok(_) => crate::civic::feeds::report_ok(&s.db, &name, &kind).await,
+        Err(e) => crate::civic::feeds::report_error(&s.db, &name, &kind, &e.to_string()).await,
+    };
+    if let Err(e) = reported {
+        tracing::error!("reporting sensor feed health failed: {e}");
+    }
     result
 }
 

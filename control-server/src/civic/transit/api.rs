@@ -79,6 +79,17 @@ async fn import(staff: Staff, State(s): State<AppState>, body: Body) -> ApiResul
     }
     .await;
     let _ = tokio::fs::remove_file(&path).await;
+    // Only a refused feed is a feed error; 401/403/413 are the caller's.
+    let reported = match &result {
+        Ok(_) => crate::civic::feeds::report_ok(&s.db, "gtfs", "gtfs_static").await,
+        Err(e @ ApiError::Invalid(_)) => {
+            crate::civic::feeds::report_error(&s.db, "gtfs", "gtfs_static", &e.to_string()).await
+        }
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = reported {
+        tracing::error!("reporting GTFS import health failed: {e}");
+    }
     let counts = result?;
     super::forget_pushed(&s);
     Ok(Json(json!({ "imported": counts })))
@@ -88,10 +99,9 @@ async fn import(staff: Staff, State(s): State<AppState>, body: Body) -> ApiResul
 /// decode, and the last good data stays.
 async fn realtime(staff: Staff, State(s): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     staff.require(Role::Admin)?;
-    let snap = s
-        .transit
-        .apply(&body, Utc::now())
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let result = s.transit.apply(&body, Utc::now());
+    super::report_rt(&s, &result).await;
+    let snap = result.map_err(|e| ApiError::Invalid(e.to_string()))?;
     Ok(Json(json!({
         "as_of": snap.as_of,
         "trips": snap.trips.len(),

@@ -411,17 +411,37 @@ pub async fn rt_poll_loop(s: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match poll_rt(&s, &url).await {
-            Ok(_) => tracing::debug!("GTFS-Realtime feed polled"),
-            Err(e) => tracing::warn!("GTFS-Realtime feed failed, keeping the last good data: {e}"),
-        }
+        let _ = poll_rt(&s, &url).await;
     }
 }
 
 /// Largest GTFS-Realtime feed taken.
 pub const MAX_RT_BYTES: usize = 64 * 1024 * 1024;
 
+/// Name and kind of the realtime feed in the feed-health view.
+pub const RT_FEED: (&str, &str) = ("gtfs-rt", "gtfs_rt");
+
+/// Fetches and applies the realtime feed once; the outcome goes to the
+/// feed-health view and a failure keeps the last good data.
 pub async fn poll_rt(s: &AppState, url: &str) -> Result<Arc<rt::Snapshot>, rt::RtError> {
+    let result = fetch_rt(s, url).await;
+    report_rt(s, &result).await;
+    result
+}
+
+/// Records a realtime feed outcome (polled or uploaded) in the feed-health view.
+pub async fn report_rt(s: &AppState, result: &Result<Arc<rt::Snapshot>, rt::RtError>) {
+    let (name, kind) = RT_FEED;
+    let reported = match result {
+        Ok(snap) => crate::civic::feeds::report_ok_as_of(&s.db, name, kind, snap.as_of).await,
+        Err(e) => crate::civic::feeds::report_error(&s.db, name, kind, &e.to_string()).await,
+    };
+    if let Err(e) = reported {
+        tracing::error!("reporting GTFS-Realtime feed health failed: {e}");
+    }
+}
+
+async fn fetch_rt(s: &AppState, url: &str) -> Result<Arc<rt::Snapshot>, rt::RtError> {
     let fetch = |e: reqwest::Error| rt::RtError::Fetch(e.to_string());
     let mut resp = s.transit.http.get(url).send().await.map_err(fetch)?;
     if !resp.status().is_success() {
