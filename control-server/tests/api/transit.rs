@@ -458,3 +458,61 @@ async fn departures_are_pushed_to_players_when_they_change() {
     assert_eq!(deps[2].occupancy, Some(Occupancy::FewSeatsAvailable));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_realtime_poller_keeps_the_last_good_feed_when_the_source_fails() {
+    use axum::routing::get;
+    let good = snapshot();
+    let app = axum::Router::new()
+        .route("/good", get(move || async move { good }))
+        .route(
+            "/garbage",
+            get(|| async { b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff".to_vec() }),
+        )
+        .route("/hang", get(std::future::pending::<Vec<u8>>))
+        .route("/gone", get(|| async { StatusCode::NOT_FOUND }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let feeds = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let server = TestServer::start_with(|c| c.transit.gtfs_rt_timeout_ms = 700).await;
+    let (status, body) = upload(&server, "/api/transit/gtfs", sample_zip(&[])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let s = &server.state;
+    let url = |p: &str| format!("http://{feeds}{p}");
+    let first = control_server::civic::transit::poll_rt(s, &url("/good"))
+        .await
+        .unwrap();
+    assert_eq!(first.trips.len(), 3);
+
+    let err = control_server::civic::transit::poll_rt(s, &url("/garbage"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid protobuf"), "{err}");
+    let err = control_server::civic::transit::poll_rt(s, &url("/gone"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    let hang_url = url("/hang");
+    let hang = control_server::civic::transit::poll_rt(s, &hang_url);
+    let (health, err) = tokio::join!(server.call(Method::GET, "/api/health", None), hang);
+    assert_eq!(health.0, StatusCode::OK);
+    assert!(err.unwrap_err().to_string().contains("timeout"));
+
+    let b = board(&server, KAARST, MONDAY_0755).await;
+    assert_eq!(b["departures"][0]["delay_minutes"], 3, "{b}");
+    assert_eq!(b["as_of"], json!(first.as_of));
+    let (_, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    let rt = feeds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "gtfs-rt")
+        .unwrap();
+    assert_eq!(rt["ok"], false);
+    assert!(
+        rt["last_error"].as_str().unwrap().contains("timeout"),
+        "{rt}"
+    );
+    server.stop().await;
+}

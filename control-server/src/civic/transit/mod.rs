@@ -442,7 +442,13 @@ pub async fn report_rt(s: &AppState, result: &Result<Arc<rt::Snapshot>, rt::RtEr
 }
 
 async fn fetch_rt(s: &AppState, url: &str) -> Result<Arc<rt::Snapshot>, rt::RtError> {
-    let fetch = |e: reqwest::Error| rt::RtError::Fetch(e.to_string());
+    let fetch = |e: reqwest::Error| {
+        rt::RtError::Fetch(if e.is_timeout() {
+            "timeout: the feed server did not answer in time".into()
+        } else {
+            e.to_string()
+        })
+    };
     let mut resp = s.transit.http.get(url).send().await.map_err(fetch)?;
     if !resp.status().is_success() {
         return Err(rt::RtError::Fetch(format!("HTTP {}", resp.status())));
