@@ -406,7 +406,8 @@ async fn departures_are_pushed_to_players_when_they_change() {
     let (_, body) = server
         .call(Method::POST, &format!("/api/displays/{id}/token"), None)
         .await;
-    let mut player = WsPlayer::online(&server, body["token"].as_str().unwrap()).await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    let mut player = WsPlayer::online(&server, &token).await;
 
     let now: chrono::DateTime<chrono::Utc> = MONDAY_0755.parse().unwrap();
     let s = &server.state;
@@ -456,6 +457,30 @@ async fn departures_are_pushed_to_players_when_they_change() {
     assert_eq!(deps[0].delay_minutes(), Some(3));
     assert!(deps[1].cancelled);
     assert_eq!(deps[2].occupancy, Some(Occupancy::FewSeatsAvailable));
+
+    // A player that reconnects gets the current board at the next refresh,
+    // though the board did not change.
+    drop(player);
+    let mut player = WsPlayer::online(&server, &token).await;
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        1
+    );
+    let deps = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures { departures, .. }) => Some(departures),
+            _ => None,
+        })
+        .await;
+    assert_eq!(deps[0].delay_minutes(), Some(3));
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        0
+    );
     server.stop().await;
 }
 

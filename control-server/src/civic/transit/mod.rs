@@ -104,8 +104,14 @@ impl Default for TransitSettings {
     }
 }
 
-/// What was last pushed for a stop: its `as_of` and departures.
-type Board = (DateTime<Utc>, Vec<Departure>);
+/// What was last pushed for a stop, and to which connected displays.
+#[derive(Debug)]
+struct Board {
+    as_of: DateTime<Utc>,
+    departures: Vec<Departure>,
+    /// Connections (display, connected since) that have this board.
+    delivered: BTreeSet<(content::DisplayId, DateTime<Utc>)>,
+}
 
 /// Run-time state: the last good realtime snapshot and what was last pushed.
 #[derive(Debug)]
@@ -318,7 +324,8 @@ pub fn as_of(c: &Connection, snapshot: Option<&rt::Snapshot>) -> Result<DateTime
 }
 
 /// Computes the departures of every stop some display shows and pushes those
-/// that changed since the last push; returns how many stops were pushed.
+/// that changed since the last push (and the current board to displays that
+/// connected since); returns for how many stops something was pushed.
 pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError> {
     let service = s.transit.clone();
     let snapshot = service.snapshot();
@@ -348,28 +355,57 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
         })
         .await?;
     let (as_of, stops) = computed;
+    // Connections, not displays: a player that reconnected needs the board again.
+    let connected: BTreeSet<(content::DisplayId, DateTime<Utc>)> = s
+        .hub
+        .connected()
+        .into_iter()
+        .filter_map(|id| s.hub.status(id).map(|st| (id, st.connected_since)))
+        .collect();
     let mut pushed = 0;
     for (stop, ids, deps) in stops {
-        let changed = {
+        // A changed board goes to every connected display of the stop; an
+        // unchanged one only to displays that connected since (pushes are
+        // never the only copy: a reconnecting player gets the board within
+        // one period).
+        let targets: BTreeSet<(content::DisplayId, DateTime<Utc>)> = connected
+            .iter()
+            .filter(|(id, _)| ids.contains(id))
+            .copied()
+            .collect();
+        let send: BTreeSet<(content::DisplayId, DateTime<Utc>)> = {
             let mut last = service
                 .last_pushed
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let same = last
-                .get(&stop)
-                .is_some_and(|(t, d)| *t == as_of && *d == deps);
-            if !same {
-                last.insert(stop.clone(), (as_of, deps.clone()));
+            match last.get_mut(&stop) {
+                Some(b) if b.as_of == as_of && b.departures == deps => {
+                    b.delivered.retain(|id| connected.contains(id));
+                    let newcomers: BTreeSet<_> =
+                        targets.difference(&b.delivered).copied().collect();
+                    b.delivered.extend(newcomers.iter().copied());
+                    newcomers
+                }
+                _ => {
+                    last.insert(
+                        stop.clone(),
+                        Board {
+                            as_of,
+                            departures: deps.clone(),
+                            delivered: targets.clone(),
+                        },
+                    );
+                    targets
+                }
             }
-            !same
         };
-        if changed {
+        if !send.is_empty() {
             let msg = crate::hub::Hub::encode(&ServerMessage::LiveData(LiveData::Departures {
                 stop_id: stop,
                 as_of,
                 departures: deps,
             }));
-            s.hub.push(ids.iter(), &msg);
+            s.hub.push(send.iter().map(|(id, _)| id), &msg);
             pushed += 1;
         }
     }
@@ -377,7 +413,7 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
 }
 
 /// Forgets what was pushed, so the next refresh sends everything (after a
-/// new import, or when a display connects it gets the current board).
+/// new import).
 pub fn forget_pushed(s: &AppState) {
     s.transit
         .last_pushed
