@@ -63,6 +63,11 @@ pub async fn serve(
             state.db.clone(),
             state.sensors.raw_days,
         )),
+        tokio::spawn(civic::sensors::resync_loop(
+            state.db.clone(),
+            state.hub.clone(),
+            state.sensors.clone(),
+        )),
         tokio::spawn(civic::transit::push_loop(state.clone())),
         tokio::spawn(civic::transit::rt_poll_loop(state.clone())),
     ];

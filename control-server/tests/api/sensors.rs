@@ -431,6 +431,45 @@ async fn a_connected_player_in_the_area_receives_the_readings() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_player_that_connects_later_gets_the_latest_readings() {
+    let server = TestServer::start().await;
+    let (_, display_token) = provisioned_display(&server, "Rathausplatz").await;
+    let token = sensor(&server, "rkn-1", "051620000000").await;
+    let old = Utc::now() - ChronoDuration::hours(3);
+    let (status, _) = push(
+        &server,
+        &token,
+        json!([
+            { "quantity": "pm10", "value": 30.0 },
+            { "quantity": "humidity", "value": 40.0, "measured_at": old },
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut player = WsPlayer::online(&server, &display_token).await;
+    let s = &server.state;
+    let sent = control_server::civic::sensors::resync(&s.db, &s.hub, &s.sensors, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    let readings = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+            _ => None,
+        })
+        .await;
+    // Only the fresh one: the stale humidity is not sent as current.
+    assert_eq!(readings.len(), 1);
+    assert_eq!(readings[0].quantity, Quantity::Pm10);
+    assert_eq!(readings[0].class, Some(AirQualityClass::Gut));
+    let sent = control_server::civic::sensors::resync(&s.db, &s.hub, &s.sensors, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(sent, 0, "once per connection");
+    server.stop().await;
+}
+
 /// A fake feed server on 127.0.0.1: a good sensor.community answer (values as
 /// strings, pressure in Pa, one NaN, one absurd), an unexpected shape, one that
 /// never answers, and an openSenseMap box.

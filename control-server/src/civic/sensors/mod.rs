@@ -23,14 +23,15 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use chrono::{DateTime, TimeZone as _, Utc};
+use content::DisplayId;
 use content::live::{AirQualityClass, LiveData, Quantity, SensorReading};
 use content::model::{Ars, Display};
 use content::protocol::ServerMessage;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The band table shipped with the server; `--air-quality-bands` replaces it.
@@ -183,6 +184,8 @@ pub struct SensorService {
     pub raw_days: u32,
     pub poll_every: Duration,
     pub http: reqwest::Client,
+    /// Connections (display, connected since) that have had the current readings.
+    delivered: Mutex<BTreeSet<(DisplayId, DateTime<Utc>)>>,
 }
 
 impl SensorService {
@@ -200,6 +203,7 @@ impl SensorService {
             raw_days: settings.sensor_raw_days.max(1),
             poll_every: Duration::from_secs(settings.sensor_poll_s.max(1)),
             http,
+            delivered: Mutex::new(BTreeSet::new()),
         }))
     }
 }
@@ -572,4 +576,94 @@ pub fn hourly(
 
 pub fn quantity_name(q: Quantity) -> &'static str {
     name(q)
+}
+
+/// Sends the latest fresh readings of their area to displays that connected
+/// since the last run (a live push reaches only the players online at that
+/// moment; this keeps pushes from being the only copy). Returns how many
+/// displays got readings.
+pub async fn resync(
+    db: &Db,
+    hub: &Hub,
+    service: &Arc<SensorService>,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let connected: BTreeSet<(DisplayId, DateTime<Utc>)> = hub
+        .connected()
+        .into_iter()
+        .filter_map(|id| hub.status(id).map(|st| (id, st.connected_since)))
+        .collect();
+    let newcomers: BTreeSet<(DisplayId, DateTime<Utc>)> = {
+        let mut delivered = service.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        delivered.retain(|c| connected.contains(c));
+        connected.difference(&delivered).copied().collect()
+    };
+    if newcomers.is_empty() {
+        return Ok(0);
+    }
+    let ids: BTreeSet<DisplayId> = newcomers.iter().map(|(id, _)| *id).collect();
+    let svc = service.clone();
+    let per_display = db
+        .call(move |c| {
+            let fresh: Vec<ReadingView> = latest(c, &svc, None, now)?
+                .into_iter()
+                .filter(|v| !v.stale)
+                .collect();
+            let areas: BTreeMap<String, Ars> = stations(c)?
+                .into_iter()
+                .filter_map(|st| st.ars.parse().ok().map(|a| (st.id, a)))
+                .collect();
+            let displays: Vec<Display> = crate::store::all(c)?;
+            Ok(displays
+                .into_iter()
+                .filter(|d| ids.contains(&d.id))
+                .map(|d| {
+                    let readings: Vec<SensorReading> = fresh
+                        .iter()
+                        .filter(|v| {
+                            areas
+                                .get(&v.station)
+                                .is_some_and(|a| d.location.ars.is_within(a))
+                        })
+                        .map(|v| SensorReading {
+                            station: v.station.clone(),
+                            quantity: v.quantity,
+                            value: v.value,
+                            measured_at: v.measured_at,
+                            trend: None,
+                            class: v.class,
+                        })
+                        .collect();
+                    (d.id, readings)
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    let mut sent = 0;
+    for (id, readings) in per_display {
+        if readings.is_empty() {
+            continue;
+        }
+        let msg = Hub::encode(&ServerMessage::LiveData(LiveData::Sensors { readings }));
+        sent += hub.push([id].iter(), &msg);
+    }
+    service
+        .delivered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(newcomers);
+    Ok(sent)
+}
+
+/// Runs [`resync`] every 15 seconds.
+pub async fn resync_loop(db: Db, hub: Hub, service: Arc<SensorService>) {
+    let period = Duration::from_secs(15);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = resync(&db, &hub, &service, Utc::now()).await {
+            tracing::error!("sending sensor readings to new connections failed: {e}");
+        }
+    }
 }
