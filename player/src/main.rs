@@ -1,36 +1,98 @@
-//! The kiosk player. Its rendering, cache and network land with the player issue;
-//! for now it parses its command line so the workspace and the image recipe can
-//! depend on its interface.
+//! The kiosk player's command line; everything else is in the library.
 
+use anyhow::Context as _;
 use clap::Parser;
+use std::path::PathBuf;
 
 /// Plays the town's schedule on a display, from its local cache when offline.
 #[derive(Debug, Parser)]
 #[command(name = "player", version)]
 struct Cli {
-    /// Control server base URL.
+    /// Control server base URL (plain http for now; TLS is not built in yet).
     #[arg(long, env = "PLAYER_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
     /// Directory for the cache, the token and the local database.
     #[arg(long, env = "PLAYER_DATA_DIR", default_value = "player-data")]
-    data_dir: std::path::PathBuf,
-    /// Render offscreen (no window, software Vulkan).
+    data_dir: PathBuf,
+    /// Render offscreen (no window; Mesa's lavapipe is enough).
     #[arg(long)]
     headless: bool,
     /// With --headless: write one frame to this PNG and exit.
-    #[arg(long)]
-    screenshot: Option<std::path::PathBuf>,
+    #[arg(long, requires = "headless")]
+    screenshot: Option<PathBuf>,
     /// With --screenshot: the instant to render (RFC 3339).
-    #[arg(long)]
+    #[arg(long, requires = "screenshot")]
     at: Option<String>,
+    /// With --screenshot: render this manifest file instead of the cached one.
+    #[arg(long, requires = "screenshot")]
+    manifest: Option<PathBuf>,
+    /// Output size WIDTHxHEIGHT; defaults to the display's resolution.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(u32, u32)>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT")?;
+    let n = |v: &str| v.parse::<u32>().map_err(|e| e.to_string());
+    Ok((n(w)?, n(h)?))
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    anyhow::bail!(
-        "the player is not implemented yet (protocol v{}); would connect to {} with data in {}",
-        content::protocol::PROTOCOL_VERSION,
-        cli.server,
-        cli.data_dir.display()
-    )
+    if let Some(out) = &cli.screenshot {
+        let at = cli
+            .at
+            .as_deref()
+            .map(chrono::DateTime::parse_from_rfc3339)
+            .transpose()
+            .context("--at must be an RFC 3339 time, e.g. 2026-11-22T10:00:00+01:00")?
+            .map(|t| t.with_timezone(&chrono::Utc));
+        let manifest = match &cli.manifest {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Some(
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("parsing {}", path.display()))?,
+                )
+            }
+            None => {
+                let store = player::store::Store::open(&cli.data_dir)?;
+                store.manifest()?
+            }
+        };
+        let opts = player::app::AppOptions {
+            data_dir: cli.data_dir.clone(),
+            server: cli.server.clone(),
+            manifest,
+            has_token: true,
+            at: Some(at.unwrap_or_else(chrono::Utc::now)),
+            size: cli.size,
+            alerts: Vec::new(),
+            pairing_code: None,
+        };
+        let (image, stats) = player::render_frame(&opts)?;
+        image
+            .save(out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "wrote {} ({}x{}) in {:.0?} after {} frames",
+            out.display(),
+            image.width(),
+            image.height(),
+            stats.total,
+            stats.frames
+        );
+        return Ok(());
+    }
+    if !cli.headless {
+        eprintln!("note: window output is not built yet; rendering offscreen");
+    }
+    player::run(player::RunOptions {
+        server: cli.server,
+        data_dir: cli.data_dir,
+        size: cli.size,
+        fps: 30.0,
+    })?;
+    Ok(())
 }

@@ -1,0 +1,200 @@
+//! The Bevy app: phases, shared resources and the feature plugins.
+//!
+//! One plugin per feature file, composed here: [`link`] (network events in,
+//! reports out), [`zones`] (layout, items, idle screen, clock, ticker),
+//! [`alert`] (takeover and banner), [`pairing`] (the code screen) and
+//! [`offscreen`] (the render target and screenshots). Systems run in the
+//! chained [`PlayerSet`]s: input, then decisions, then drawing.
+
+pub mod alert;
+pub mod fonts;
+pub mod link;
+pub mod offscreen;
+pub mod pairing;
+pub mod zones;
+
+use bevy::prelude::*;
+use chrono::{DateTime, Utc};
+use content::alert::Alert;
+use content::live::LiveData;
+use content::manifest::Manifest;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The app's phases.
+#[derive(States, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Phase {
+    /// Before the first decision (a frame at most).
+    #[default]
+    Booting,
+    /// No token: the pairing code fills the screen.
+    Pairing,
+    /// The schedule plays.
+    Playing,
+    /// The schedule plays from the cache; the server has been unreachable a while.
+    Offline,
+    /// A severe or extreme alert has the whole screen.
+    Alert,
+}
+
+/// Ordering within a frame.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlayerSet {
+    /// Network events become resources.
+    Input,
+    /// The phase follows from the resources.
+    Decide,
+    /// Entities follow from the phase and resources.
+    Draw,
+}
+
+/// The time the player shows: the wall clock, or a fixed instant (`--at`).
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct Now {
+    pub fixed: Option<DateTime<Utc>>,
+}
+
+impl Now {
+    pub fn get(&self) -> DateTime<Utc> {
+        self.fixed.unwrap_or_else(Utc::now)
+    }
+}
+
+/// The manifest that plays (every asset cached), if any.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct CurrentManifest(pub Option<Arc<Manifest>>);
+
+/// Alerts received and not cancelled.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Alerts(pub Vec<Alert>);
+
+/// The latest live data, per kind and stop.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Live(pub Vec<LiveData>);
+
+/// What the player knows of its server connection.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Connection {
+    pub server: String,
+    pub has_token: bool,
+    pub online: bool,
+    /// Since when the server is unreachable.
+    pub offline_since: Option<DateTime<Utc>>,
+    pub pairing_code: Option<String>,
+}
+
+/// Where the cache lives and the output size.
+#[derive(Resource, Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Everything the app starts from.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub data_dir: PathBuf,
+    pub server: String,
+    pub manifest: Option<Manifest>,
+    pub has_token: bool,
+    pub at: Option<DateTime<Utc>>,
+    /// Output size; defaults to the manifest's display resolution.
+    pub size: Option<(u32, u32)>,
+    /// Alerts active from the start (screenshots of alerts).
+    pub alerts: Vec<Alert>,
+    /// A pairing code to show from the start (screenshots of the pairing screen).
+    pub pairing_code: Option<String>,
+}
+
+/// The output size for a manifest: its display's resolution in the logical
+/// orientation (portrait panels are taller than wide).
+pub fn output_size(m: Option<&Manifest>) -> (u32, u32) {
+    use content::model::Orientation;
+    let Some(d) = m.map(|m| &m.display) else {
+        return (1920, 1080);
+    };
+    let (w, h) = (d.resolution.width, d.resolution.height);
+    match d.orientation {
+        Orientation::Portrait | Orientation::PortraitFlipped => (w.min(h), w.max(h)),
+        Orientation::Landscape | Orientation::LandscapeFlipped => (w.max(h), w.min(h)),
+    }
+}
+
+/// The player's own plugins and resources (not Bevy's).
+pub fn player_plugin(app: &mut App, opts: &AppOptions) {
+    let (width, height) = opts
+        .size
+        .unwrap_or_else(|| output_size(opts.manifest.as_ref()));
+    app.insert_resource(Now { fixed: opts.at })
+        .insert_resource(CurrentManifest(opts.manifest.clone().map(Arc::new)))
+        .insert_resource(Settings {
+            data_dir: opts.data_dir.clone(),
+            width,
+            height,
+        })
+        .insert_resource(Connection {
+            server: opts.server.clone(),
+            has_token: opts.has_token,
+            pairing_code: opts.pairing_code.clone(),
+            ..default()
+        })
+        .insert_resource(Alerts(opts.alerts.clone()))
+        .init_resource::<Live>()
+        .init_state::<Phase>()
+        .configure_sets(
+            Update,
+            (PlayerSet::Input, PlayerSet::Decide, PlayerSet::Draw).chain(),
+        )
+        .add_systems(Update, decide_phase.in_set(PlayerSet::Decide))
+        .add_plugins((
+            fonts::plugin,
+            offscreen::plugin,
+            link::plugin,
+            zones::plugin,
+            alert::plugin,
+            pairing::plugin,
+        ));
+}
+
+/// Minutes without the server before the corner indicator shows.
+pub const OFFLINE_NOTICE_MIN: i64 = 10;
+
+fn decide_phase(
+    now: Res<Now>,
+    manifest: Res<CurrentManifest>,
+    alerts: Res<Alerts>,
+    conn: Res<Connection>,
+    phase: Res<State<Phase>>,
+    mut next: ResMut<NextState<Phase>>,
+) {
+    let at = now.get();
+    let target = if crate::show::alert_to_show(&alerts.0, at).is_some_and(crate::show::is_takeover)
+    {
+        Phase::Alert
+    } else if !conn.has_token && manifest.0.is_none() {
+        Phase::Pairing
+    } else if conn
+        .offline_since
+        .is_some_and(|s| at - s > chrono::Duration::minutes(OFFLINE_NOTICE_MIN))
+    {
+        Phase::Offline
+    } else {
+        Phase::Playing
+    };
+    if *phase.get() != target {
+        next.set(target);
+    }
+}
+
+/// Colours of the normal screens.
+pub mod palette {
+    use bevy::prelude::Color;
+    pub const BACKGROUND: Color = Color::srgb(0.04, 0.15, 0.27);
+    pub const PANEL: Color = Color::srgb(0.07, 0.22, 0.38);
+    pub const TEXT: Color = Color::WHITE;
+    pub const MUTED: Color = Color::srgb(0.75, 0.82, 0.9);
+    pub const ALERT_BG: Color = Color::srgb(0.70, 0.0, 0.08);
+    pub const BANNER_BG: Color = Color::srgb(1.0, 0.76, 0.03);
+    pub const BANNER_TEXT: Color = Color::BLACK;
+}

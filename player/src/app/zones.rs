@@ -1,0 +1,847 @@
+//! The layout's zones and what plays in them: announcement, image, clock,
+//! ticker, transit board, sensor panel, and the idle screen (town name and
+//! clock) for a zone with nothing scheduled, so no zone is ever black.
+//!
+//! A zone is drawn anew only when its entry changes (its key: item and start);
+//! between changes only the clock text (once a second) and tickers (every
+//! frame) are touched.
+
+use super::fonts::Fonts;
+use super::link::NetLink;
+use super::{CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
+use crate::net::AppReport;
+use crate::show::{Showing, zone_key, zones_at};
+use bevy::ecs::hierarchy::ChildSpawnerCommands;
+use bevy::image::{ImageFormatSetting, ImageLoaderSettings};
+use bevy::prelude::*;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use content::live::{AirQualityClass, LiveData, Quantity, Trend};
+use content::model::{ContentItem, Fit, ItemKind, MAIN_ZONE, Zone};
+use content::protocol::{NowPlaying, PlayRecord};
+use content::{ItemId, ScheduleId};
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(
+        Update,
+        (
+            build_layout,
+            refresh_zones,
+            tick_clocks,
+            scroll_tickers,
+            offline_notice,
+        )
+            .chain()
+            .in_set(PlayerSet::Draw)
+            .run_if(not(in_state(Phase::Pairing))),
+    );
+}
+
+/// The parent of every zone.
+#[derive(Component, Debug)]
+pub struct ZoneLayer {
+    /// The manifest version it was built for (`None`: built-in full screen).
+    version: Option<u64>,
+}
+
+/// One zone box.
+#[derive(Component, Debug)]
+pub struct ZoneBox {
+    pub name: String,
+    pub size: Vec2,
+    pub key: Option<(ItemId, DateTime<Utc>)>,
+    pub drawn: bool,
+    /// What it shows since when, for proof of play.
+    shown: Option<(ItemId, Option<ScheduleId>, DateTime<Utc>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockPart {
+    Time,
+    Date,
+}
+
+/// A text that shows the time or date in the display's zone.
+#[derive(Component, Debug)]
+pub struct ClockText {
+    pub part: ClockPart,
+    pub tz: Tz,
+}
+
+/// A scrolling line of text.
+#[derive(Component, Debug)]
+pub struct Ticker {
+    pub speed: f32,
+    pub zone_width: f32,
+    pub started_at: DateTime<Utc>,
+    pub estimated_width: f32,
+}
+
+/// The small corner notice after the server was gone a while.
+#[derive(Component, Debug)]
+struct OfflineNotice;
+
+fn build_layout(
+    mut commands: Commands,
+    manifest: Res<CurrentManifest>,
+    settings: Res<Settings>,
+    layers: Query<(Entity, &ZoneLayer)>,
+) {
+    let version = manifest.0.as_ref().map(|m| m.version);
+    let current = layers.iter().next();
+    if current.is_some_and(|(_, l)| l.version == version) {
+        return;
+    }
+    if let Some((e, _)) = current {
+        commands.entity(e).despawn();
+    }
+    let zones = match &manifest.0 {
+        Some(m) => m.layout.zones.clone(),
+        None => content::model::Layout::fullscreen().zones,
+    };
+    let (w, h) = (settings.width as f32, settings.height as f32);
+    commands
+        .spawn((
+            ZoneLayer { version },
+            Node {
+                width: percent(100),
+                height: percent(100),
+                ..default()
+            },
+            BackgroundColor(palette::BACKGROUND),
+        ))
+        .with_children(|layer| {
+            let mut zones = zones;
+            zones.sort_by_key(|z| z.z);
+            for zone in zones {
+                let size = Vec2::new(w * zone.width / 100.0, h * zone.height / 100.0);
+                layer.spawn((
+                    ZoneBox {
+                        name: zone.name.clone(),
+                        size,
+                        key: None,
+                        drawn: false,
+                        shown: None,
+                    },
+                    zone_node(&zone),
+                    ZIndex(zone.z),
+                    BackgroundColor(palette::BACKGROUND),
+                ));
+            }
+        });
+}
+
+fn zone_node(z: &Zone) -> Node {
+    Node {
+        position_type: PositionType::Absolute,
+        left: percent(z.x),
+        top: percent(z.y),
+        width: percent(z.width),
+        height: percent(z.height),
+        overflow: Overflow::clip(),
+        ..default()
+    }
+}
+
+/// What item spawning needs to know.
+pub struct Ctx<'a> {
+    pub fonts: &'a Fonts,
+    pub size: Vec2,
+    pub tz: Tz,
+    pub now: DateTime<Utc>,
+    pub town: &'a str,
+    pub live: &'a [LiveData],
+    pub assets: &'a AssetServer,
+    pub data_dir: &'a std::path::Path,
+}
+
+impl Ctx<'_> {
+    /// The shorter side: type sizes scale with it.
+    fn base(&self) -> f32 {
+        self.size.x.min(self.size.y)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn refresh_zones(
+    mut commands: Commands,
+    now: Res<Now>,
+    manifest: Res<CurrentManifest>,
+    fonts: Res<Fonts>,
+    live: Res<Live>,
+    settings: Res<Settings>,
+    assets: Res<AssetServer>,
+    link: Option<Res<NetLink>>,
+    mut last_status: Local<i64>,
+    mut zones: Query<(Entity, &mut ZoneBox)>,
+) {
+    let at = now.get();
+    let showings: Vec<(String, Option<Showing<'_>>)> = match &manifest.0 {
+        Some(m) => zones_at(m, at)
+            .into_iter()
+            .map(|(z, s)| (z.name.clone(), s))
+            .collect(),
+        None => vec![(MAIN_ZONE.to_owned(), None)],
+    };
+    let tz = manifest
+        .0
+        .as_ref()
+        .map_or(chrono_tz::Europe::Berlin, |m| m.display.timezone.0);
+    let town = manifest
+        .0
+        .as_ref()
+        .map_or("Stadtbildschirm", |m| m.display.name.as_str());
+    let live_changed = live.is_changed();
+    for (entity, mut zone) in &mut zones {
+        let showing = showings
+            .iter()
+            .find(|(n, _)| *n == zone.name)
+            .and_then(|(_, s)| s.clone());
+        let key = zone_key(&showing);
+        let live_item = showing.as_ref().is_some_and(|s| {
+            matches!(
+                s.item.content,
+                ItemKind::TransitBoard { .. } | ItemKind::SensorPanel { .. }
+            )
+        });
+        if zone.drawn && zone.key == key && !(live_changed && live_item) {
+            continue;
+        }
+        // Proof of play for what just ended.
+        if zone.key != key
+            && let Some((item, schedule, since)) = zone.shown.take()
+            && let Some(link) = &link
+        {
+            let ms = (at - since).num_milliseconds().clamp(0, u32::MAX as i64) as u32;
+            link.report(AppReport::Played(PlayRecord {
+                item,
+                zone: zone.name.clone(),
+                schedule,
+                started_at: since,
+                duration_ms: ms,
+            }));
+        }
+        if zone.key != key || zone.shown.is_none() {
+            zone.shown = showing
+                .as_ref()
+                .map(|s| (s.item.id, Some(s.entry.schedule), at));
+        }
+        zone.key = key;
+        zone.drawn = true;
+        let ctx = Ctx {
+            fonts: &fonts,
+            size: zone.size,
+            tz,
+            now: at,
+            town,
+            live: &live.0,
+            assets: &assets,
+            data_dir: &settings.data_dir,
+        };
+        commands.entity(entity).despawn_related::<Children>();
+        commands.entity(entity).with_children(|p| match &showing {
+            Some(s) => spawn_item(p, &ctx, s.item, s.started_at),
+            None => spawn_idle(p, &ctx),
+        });
+    }
+    if let Some(link) = &link
+        && *last_status != at.timestamp()
+    {
+        *last_status = at.timestamp();
+        report_status(link, &zones);
+    }
+}
+
+/// Tells the network side what plays, once a second.
+fn report_status(link: &NetLink, zones: &Query<(Entity, &mut ZoneBox)>) {
+    let now_playing = zones
+        .iter()
+        .filter_map(|(_, z)| {
+            z.key.map(|(item, _)| NowPlaying {
+                zone: z.name.clone(),
+                item,
+            })
+        })
+        .collect();
+    link.report(AppReport::Status {
+        fps: 0.0,
+        now_playing,
+    });
+}
+
+fn column() -> Node {
+    Node {
+        width: percent(100),
+        height: percent(100),
+        flex_direction: FlexDirection::Column,
+        justify_content: JustifyContent::Center,
+        align_items: AlignItems::Center,
+        ..default()
+    }
+}
+
+/// The largest font size (at most `max`) at which `text` fits a box of
+/// `width` × `height` when wrapped at word boundaries. An estimate from the
+/// font's average advance (DejaVu Sans: about 0.55 em), on the safe side.
+pub fn fit_font(text: &str, width: f32, height: f32, max: f32, min: f32) -> f32 {
+    let mut size = max;
+    while size > min {
+        let per_line = ((width / (size * 0.58)).floor() as usize).max(1);
+        let lines: usize = text
+            .split('\n')
+            .map(|para| wrapped_lines(para, per_line))
+            .sum();
+        if lines as f32 * size * 1.3 <= height {
+            return size;
+        }
+        size *= 0.92;
+    }
+    min
+}
+
+fn wrapped_lines(para: &str, per_line: usize) -> usize {
+    let mut lines = 1;
+    let mut used = 0;
+    for word in para.split_whitespace() {
+        let len = word.chars().count();
+        if used > 0 && used + 1 + len <= per_line {
+            used += 1 + len;
+            continue;
+        }
+        if used == 0 && len <= per_line {
+            used = len;
+            continue;
+        }
+        if used > 0 {
+            lines += 1;
+        }
+        // A word longer than a line breaks over several.
+        lines += (len - 1) / per_line;
+        used = (len - 1) % per_line + 1;
+    }
+    lines
+}
+
+pub fn spawn_item(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    item: &ContentItem,
+    started_at: DateTime<Utc>,
+) {
+    match &item.content {
+        ItemKind::Announcement { title, body, image } => {
+            spawn_announcement(p, ctx, title, body, image.as_ref())
+        }
+        ItemKind::Image { asset, fit } => {
+            spawn_image(p, ctx, &asset.sha256, *fit, ctx.size);
+        }
+        ItemKind::Clock { show_date } => spawn_clock(p, ctx, *show_date, None),
+        ItemKind::Ticker {
+            text,
+            speed_px_per_s,
+        } => spawn_ticker(p, ctx, text, *speed_px_per_s, started_at),
+        ItemKind::TransitBoard { stops, max_rows } => spawn_transit(p, ctx, stops, *max_rows),
+        ItemKind::SensorPanel {
+            stations,
+            quantities,
+        } => spawn_sensors(p, ctx, stations, quantities),
+        ItemKind::EmergencyAlert(alert) => super::alert::spawn_takeover(p, ctx, alert),
+        ItemKind::Video { .. } | ItemKind::Livestream { .. } => {
+            // Video lands with GStreamer; until then a calm card, never black.
+            spawn_card(p, ctx, &item.name, "Video folgt in Kürze")
+        }
+    }
+}
+
+fn spawn_announcement(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    title: &str,
+    body: &str,
+    image: Option<&content::model::AssetRef>,
+) {
+    let pad = ctx.base() * 0.05;
+    let landscape = ctx.size.x > ctx.size.y * 1.2;
+    let text_box = match (image.is_some(), landscape) {
+        (true, true) => Vec2::new(ctx.size.x * 0.55 - 2.0 * pad, ctx.size.y - 2.0 * pad),
+        (true, false) => Vec2::new(ctx.size.x - 2.0 * pad, ctx.size.y * 0.55 - 2.0 * pad),
+        (false, _) => ctx.size - Vec2::splat(2.0 * pad),
+    };
+    let title_px = fit_font(
+        title,
+        text_box.x,
+        text_box.y * 0.3,
+        ctx.base() * 0.085,
+        ctx.base() * 0.03,
+    );
+    let body_px = fit_font(
+        body,
+        text_box.x,
+        text_box.y * 0.65,
+        ctx.base() * 0.05,
+        ctx.base() * 0.018,
+    );
+    p.spawn(Node {
+        width: percent(100),
+        height: percent(100),
+        flex_direction: if landscape {
+            FlexDirection::Row
+        } else {
+            FlexDirection::Column
+        },
+        ..default()
+    })
+    .with_children(|row| {
+        if let Some(img) = image {
+            let img_box = if landscape {
+                Vec2::new(ctx.size.x * 0.45, ctx.size.y)
+            } else {
+                Vec2::new(ctx.size.x, ctx.size.y * 0.45)
+            };
+            row.spawn(Node {
+                width: px(img_box.x),
+                height: px(img_box.y),
+                flex_shrink: 0.0,
+                overflow: Overflow::clip(),
+                ..default()
+            })
+            .with_children(|b| spawn_image(b, ctx, &img.sha256, Fit::Cover, img_box));
+        }
+        row.spawn(Node {
+            flex_grow: 1.0,
+            flex_direction: FlexDirection::Column,
+            justify_content: JustifyContent::Center,
+            padding: UiRect::all(px(pad)),
+            row_gap: px(pad * 0.6),
+            ..default()
+        })
+        .with_children(|col| {
+            col.spawn((
+                Text::new(title),
+                ctx.fonts.bold(title_px),
+                TextColor(palette::TEXT),
+            ));
+            col.spawn((
+                Text::new(body),
+                ctx.fonts.regular(body_px),
+                TextColor(palette::MUTED),
+            ));
+        });
+    });
+}
+
+/// The pixel size of an image file, from its header only.
+fn image_dimensions(path: &std::path::Path) -> Option<(u32, u32)> {
+    image::ImageReader::open(path)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
+}
+
+fn spawn_image(p: &mut ChildSpawnerCommands, ctx: &Ctx, sha256: &str, fit: Fit, area: Vec2) {
+    let rel = format!("cache/{sha256}");
+    let Some((iw, ih)) = image_dimensions(&ctx.data_dir.join(&rel)) else {
+        spawn_card(p, ctx, "", "Bild nicht verfügbar");
+        return;
+    };
+    let scale_x = area.x / iw as f32;
+    let scale_y = area.y / ih as f32;
+    let scale = match fit {
+        Fit::Contain => scale_x.min(scale_y),
+        Fit::Cover => scale_x.max(scale_y),
+    };
+    let size = Vec2::new(iw as f32 * scale, ih as f32 * scale);
+    let handle: Handle<Image> = ctx
+        .assets
+        .load_builder()
+        .with_settings(|s: &mut ImageLoaderSettings| s.format = ImageFormatSetting::Guess)
+        .load(rel);
+    p.spawn(Node {
+        width: px(area.x),
+        height: px(area.y),
+        justify_content: JustifyContent::Center,
+        align_items: AlignItems::Center,
+        overflow: Overflow::clip(),
+        ..default()
+    })
+    .with_children(|b| {
+        b.spawn((
+            ImageNode::new(handle),
+            Node {
+                width: px(size.x),
+                height: px(size.y),
+                flex_shrink: 0.0,
+                ..default()
+            },
+        ));
+    });
+}
+
+fn clock_strings(now: DateTime<Utc>, tz: Tz) -> (String, String) {
+    let local = now.with_timezone(&tz);
+    (
+        crate::german::time_hm(&local),
+        crate::german::long_date(&local),
+    )
+}
+
+fn spawn_clock(p: &mut ChildSpawnerCommands, ctx: &Ctx, show_date: bool, heading: Option<&str>) {
+    let (time, date) = clock_strings(ctx.now, ctx.tz);
+    let width = ctx.size.x * 0.9;
+    p.spawn(column()).with_children(|c| {
+        if let Some(h) = heading {
+            let size = fit_font(h, width, ctx.size.y * 0.2, ctx.base() * 0.09, 10.0);
+            c.spawn((Text::new(h), ctx.fonts.bold(size), TextColor(palette::TEXT)));
+        }
+        let time_px = fit_font("00:00", width, ctx.size.y * 0.45, ctx.base() * 0.3, 10.0);
+        c.spawn((
+            Text::new(time),
+            ctx.fonts.bold(time_px),
+            TextColor(palette::TEXT),
+            ClockText {
+                part: ClockPart::Time,
+                tz: ctx.tz,
+            },
+        ));
+        if show_date {
+            let date_px = fit_font(&date, width, ctx.size.y * 0.2, ctx.base() * 0.07, 10.0);
+            c.spawn((
+                Text::new(date),
+                ctx.fonts.regular(date_px),
+                TextColor(palette::MUTED),
+                TextLayout::justify(Justify::Center),
+                ClockText {
+                    part: ClockPart::Date,
+                    tz: ctx.tz,
+                },
+            ));
+        }
+    });
+}
+
+/// The idle screen: the town's name and the clock.
+pub fn spawn_idle(p: &mut ChildSpawnerCommands, ctx: &Ctx) {
+    spawn_clock(p, ctx, true, Some(ctx.town));
+}
+
+fn spawn_card(p: &mut ChildSpawnerCommands, ctx: &Ctx, title: &str, note: &str) {
+    p.spawn((column(), BackgroundColor(palette::PANEL)))
+        .with_children(|c| {
+            if !title.is_empty() {
+                let size = fit_font(
+                    title,
+                    ctx.size.x * 0.9,
+                    ctx.size.y * 0.3,
+                    ctx.base() * 0.07,
+                    10.0,
+                );
+                c.spawn((
+                    Text::new(title),
+                    ctx.fonts.bold(size),
+                    TextColor(palette::TEXT),
+                ));
+            }
+            let size = fit_font(
+                note,
+                ctx.size.x * 0.9,
+                ctx.size.y * 0.3,
+                ctx.base() * 0.05,
+                10.0,
+            );
+            c.spawn((
+                Text::new(note),
+                ctx.fonts.regular(size),
+                TextColor(palette::MUTED),
+            ));
+        });
+}
+
+fn ticker_x(t: &Ticker, now: DateTime<Utc>, text_width: f32) -> f32 {
+    let elapsed = (now - t.started_at).num_milliseconds().max(0) as f32 / 1000.0;
+    let period = t.zone_width + text_width;
+    t.zone_width - (elapsed * t.speed) % period.max(1.0)
+}
+
+fn spawn_ticker(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    text: &str,
+    speed: u16,
+    started_at: DateTime<Utc>,
+) {
+    let px_size = (ctx.size.y * 0.6).min(ctx.base() * 0.6);
+    let ticker = Ticker {
+        speed: f32::from(speed),
+        zone_width: ctx.size.x,
+        started_at,
+        estimated_width: text.chars().count() as f32 * px_size * 0.6,
+    };
+    let x = ticker_x(&ticker, ctx.now, ticker.estimated_width);
+    p.spawn((
+        Node {
+            width: percent(100),
+            height: percent(100),
+            align_items: AlignItems::Center,
+            overflow: Overflow::clip(),
+            ..default()
+        },
+        BackgroundColor(palette::PANEL),
+    ))
+    .with_children(|row| {
+        row.spawn((
+            Text::new(text),
+            ctx.fonts.regular(px_size),
+            TextColor(palette::TEXT),
+            TextLayout::no_wrap(),
+            Node {
+                position_type: PositionType::Absolute,
+                left: px(x),
+                ..default()
+            },
+            ticker,
+        ));
+    });
+}
+
+fn spawn_transit(p: &mut ChildSpawnerCommands, ctx: &Ctx, stops: &[String], max_rows: u8) {
+    let departures: Vec<&content::live::Departure> = ctx
+        .live
+        .iter()
+        .filter_map(|d| match d {
+            LiveData::Departures {
+                stop_id,
+                departures,
+                ..
+            } if stops.is_empty() || stops.contains(stop_id) => Some(departures),
+            _ => None,
+        })
+        .flatten()
+        .filter(|d| d.expected.unwrap_or(d.planned) >= ctx.now - chrono::Duration::minutes(1))
+        .collect();
+    let mut departures = departures;
+    departures.sort_by_key(|d| d.expected.unwrap_or(d.planned));
+    departures.truncate(usize::from(max_rows.max(1)));
+    let rows: Vec<[String; 4]> = departures
+        .iter()
+        .map(|d| {
+            let planned = crate::german::time_hm(&d.planned.with_timezone(&ctx.tz));
+            let status = if d.cancelled {
+                "fällt aus".to_owned()
+            } else {
+                match d.delay_minutes() {
+                    Some(m) if m > 0 => format!("+{m}"),
+                    Some(_) => "pünktlich".to_owned(),
+                    None => String::new(),
+                }
+            };
+            [d.line.clone(), d.destination.clone(), planned, status]
+        })
+        .collect();
+    spawn_table(p, ctx, "Abfahrten", rows);
+}
+
+fn spawn_sensors(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    stations: &[String],
+    quantities: &[Quantity],
+) {
+    let rows: Vec<[String; 4]> = quantities
+        .iter()
+        .filter_map(|q| {
+            let r = ctx
+                .live
+                .iter()
+                .filter_map(|d| match d {
+                    LiveData::Sensors { readings } => Some(readings),
+                    _ => None,
+                })
+                .flatten()
+                .filter(|r| {
+                    r.quantity == *q && (stations.is_empty() || stations.contains(&r.station))
+                })
+                .max_by_key(|r| r.measured_at)?;
+            let stale = ctx.now - r.measured_at > chrono::Duration::hours(3);
+            let trend = match r.trend {
+                Some(Trend::Rising) => "↑",
+                Some(Trend::Falling) => "↓",
+                Some(Trend::Steady) => "→",
+                None => "",
+            };
+            let class = match r.class {
+                Some(AirQualityClass::SehrGut) => "sehr gut",
+                Some(AirQualityClass::Gut) => "gut",
+                Some(AirQualityClass::Maessig) => "mäßig",
+                Some(AirQualityClass::Schlecht) => "schlecht",
+                Some(AirQualityClass::SehrSchlecht) => "sehr schlecht",
+                None => "",
+            };
+            let value = format!("{:.1}", r.value).replace('.', ",");
+            Some([
+                q.label_de().to_owned(),
+                format!("{value} {} {trend}", q.unit()),
+                if stale {
+                    "veraltet".into()
+                } else {
+                    class.into()
+                },
+                String::new(),
+            ])
+        })
+        .collect();
+    spawn_table(p, ctx, "Messwerte", rows);
+}
+
+/// A heading and rows of up to four columns, or "keine Daten".
+fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec<[String; 4]>) {
+    let pad = ctx.base() * 0.04;
+    let n = rows.len().max(3) as f32;
+    let row_px = ((ctx.size.y - 3.0 * pad) / (n + 1.5) / 1.5).min(ctx.base() * 0.07);
+    p.spawn((
+        Node {
+            width: percent(100),
+            height: percent(100),
+            flex_direction: FlexDirection::Column,
+            padding: UiRect::all(px(pad)),
+            row_gap: px(row_px * 0.4),
+            ..default()
+        },
+        BackgroundColor(palette::PANEL),
+    ))
+    .with_children(|t| {
+        t.spawn((
+            Text::new(heading),
+            ctx.fonts.bold(row_px * 1.3),
+            TextColor(palette::TEXT),
+        ));
+        if rows.is_empty() {
+            t.spawn((
+                Text::new("keine Daten"),
+                ctx.fonts.regular(row_px),
+                TextColor(palette::MUTED),
+            ));
+            return;
+        }
+        let widths = [0.14, 0.5, 0.16, 0.2];
+        for row in rows {
+            t.spawn(Node {
+                flex_direction: FlexDirection::Row,
+                width: percent(100),
+                ..default()
+            })
+            .with_children(|r| {
+                for (cell, w) in row.into_iter().zip(widths) {
+                    r.spawn((
+                        Node {
+                            width: percent(w * 100.0),
+                            overflow: Overflow::clip(),
+                            ..default()
+                        },
+                        children![(
+                            Text::new(cell),
+                            ctx.fonts.regular(row_px),
+                            TextColor(palette::TEXT),
+                            TextLayout::no_wrap(),
+                        )],
+                    ));
+                }
+            });
+        }
+    });
+}
+
+fn tick_clocks(now: Res<Now>, mut last: Local<i64>, mut texts: Query<(&mut Text, &ClockText)>) {
+    let at = now.get();
+    if *last == at.timestamp() {
+        return;
+    }
+    *last = at.timestamp();
+    for (mut text, clock) in &mut texts {
+        let (time, date) = clock_strings(at, clock.tz);
+        let want = match clock.part {
+            ClockPart::Time => time,
+            ClockPart::Date => date,
+        };
+        if text.0 != want {
+            text.0 = want;
+        }
+    }
+}
+
+fn scroll_tickers(now: Res<Now>, mut tickers: Query<(&mut Node, &Ticker, &ComputedNode)>) {
+    let at = now.get();
+    for (mut node, ticker, computed) in &mut tickers {
+        let width = if computed.size.x > 0.0 {
+            computed.size.x * computed.inverse_scale_factor
+        } else {
+            ticker.estimated_width
+        };
+        let x = px(ticker_x(ticker, at, width));
+        if node.left != x {
+            node.left = x;
+        }
+    }
+}
+
+fn offline_notice(
+    mut commands: Commands,
+    phase: Res<State<Phase>>,
+    fonts: Res<Fonts>,
+    settings: Res<Settings>,
+    notices: Query<Entity, With<OfflineNotice>>,
+) {
+    let want = *phase.get() == Phase::Offline;
+    let have = !notices.is_empty();
+    if want == have {
+        return;
+    }
+    if !want {
+        for e in &notices {
+            commands.entity(e).despawn();
+        }
+        return;
+    }
+    let size = settings.width.min(settings.height) as f32 * 0.018;
+    commands.spawn((
+        OfflineNotice,
+        Node {
+            position_type: PositionType::Absolute,
+            right: px(size),
+            bottom: px(size),
+            padding: UiRect::all(px(size * 0.4)),
+            ..default()
+        },
+        GlobalZIndex(900),
+        BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.6)),
+        children![(
+            Text::new("offline – spielt aus dem Speicher"),
+            fonts.regular(size),
+            TextColor(palette::MUTED),
+        )],
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_gets_a_smaller_font_and_never_below_the_minimum() {
+        let short = fit_font("Kurz", 1000.0, 200.0, 80.0, 10.0);
+        assert_eq!(short, 80.0);
+        let long = "Bitte beachten Sie die geänderten Öffnungszeiten. ".repeat(20);
+        let small = fit_font(&long, 1000.0, 400.0, 80.0, 10.0);
+        assert!((10.0..40.0).contains(&small), "{small}");
+        assert_eq!(fit_font(&long.repeat(50), 100.0, 50.0, 80.0, 10.0), 10.0);
+    }
+
+    #[test]
+    fn wrapping_counts_lines_at_word_boundaries() {
+        assert_eq!(wrapped_lines("eins zwei drei", 9), 2);
+        assert_eq!(wrapped_lines("eins zwei drei", 14), 1);
+        // A word longer than a line takes several.
+        assert_eq!(wrapped_lines("Donaudampfschifffahrt", 10), 3);
+    }
+}

@@ -1,0 +1,539 @@
+//! The network side: a tokio runtime on its own thread that speaks
+//! `content::protocol` over `/ws/player`, fetches manifests and assets over
+//! HTTP, and feeds the app through channels. Nothing here runs in the frame
+//! loop; the app only polls [`NetHandle::events`] and sends [`AppReport`]s.
+//!
+//! ```text
+//!            ┌──────────── net thread (tokio) ────────────┐
+//! server ◄──►│ session: hello → welcome/pairing → loop     │── NetEvent ──► app
+//!   HTTP ◄───│ sync task: manifest → assets → store        │◄─ AppReport ── app
+//!            └─────────── store (SQLite, cache files) ─────┘
+//! ```
+
+pub mod download;
+pub mod health;
+
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use content::DisplayId;
+use content::alert::Alert;
+use content::live::LiveData;
+use content::manifest::Manifest;
+use content::protocol::{
+    self, CacheState, Health, Hello, NowPlaying, PROTOCOL_VERSION, PlayRecord, PlayerMessage,
+    RefusalReason, ServerMessage,
+};
+use download::{DownloadError, fetch_asset, with_store};
+use futures_util::{SinkExt as _, StreamExt as _};
+use rand::Rng as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How the network side behaves; tests shorten the intervals.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The control server's base URL, `http://host:port`.
+    pub server: String,
+    pub player_version: String,
+    /// First reconnect delay; doubles per failure up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// How often unsent proof-of-play records are offered to the server.
+    pub plays_interval: Duration,
+    /// Limit for connecting and for the server's first answer.
+    pub connect_timeout: Duration,
+}
+
+impl NetConfig {
+    pub fn new(server: &str) -> NetConfig {
+        NetConfig {
+            server: server.trim_end_matches('/').to_owned(),
+            player_version: env!("CARGO_PKG_VERSION").to_owned(),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+            plays_interval: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// `ws://…/ws/player` for an `http://…` base (`wss` for `https`).
+    pub fn ws_url(&self) -> String {
+        let rest = self
+            .server
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+            .or_else(|| {
+                self.server
+                    .strip_prefix("http://")
+                    .map(|r| format!("ws://{r}"))
+            })
+            .unwrap_or_else(|| self.server.clone());
+        format!("{rest}/ws/player")
+    }
+}
+
+/// What the network side tells the app.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// Not adopted yet: show this code and the server address.
+    Pairing {
+        code: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// Staff adopted the display; the token is stored.
+    Adopted {
+        display_id: DisplayId,
+    },
+    Online {
+        display_id: DisplayId,
+    },
+    Offline {
+        reason: String,
+    },
+    /// A new manifest whose every asset is cached and verified: play it.
+    Manifest(Arc<Manifest>),
+    AlertStart(Alert),
+    AlertCancel {
+        alert_id: String,
+    },
+    Live(LiveData),
+    /// Something a technician should know (a failed download, a refusal).
+    Problem(String),
+}
+
+/// What the app tells the network side.
+#[derive(Debug, Clone)]
+pub enum AppReport {
+    /// An item finished playing (or was cut short) in a zone.
+    Played(PlayRecord),
+    /// An alert is on screen.
+    AlertShown { alert_id: String, at: DateTime<Utc> },
+    /// Figures for the next heartbeat.
+    Status {
+        fps: f32,
+        now_playing: Vec<NowPlaying>,
+    },
+}
+
+/// The app's ends of the channels. Dropping it stops the network thread.
+#[derive(Debug)]
+pub struct NetHandle {
+    pub events: async_channel::Receiver<NetEvent>,
+    pub reports: async_channel::Sender<AppReport>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NetHandle {
+    /// Closes the report channel and waits for the thread to end.
+    pub fn stop(mut self) {
+        self.reports.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the network thread.
+pub fn spawn(config: NetConfig, store: Arc<Mutex<Store>>) -> std::io::Result<NetHandle> {
+    let (events_tx, events) = async_channel::unbounded();
+    let (reports, reports_rx) = async_channel::unbounded();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(2)
+        .thread_name("player-net")
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("player-net".into())
+        .spawn(move || {
+            runtime.block_on(Net::new(config, store, events_tx, reports_rx).run());
+        })?;
+    Ok(NetHandle {
+        events,
+        reports,
+        thread: Some(thread),
+    })
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How a session ended.
+enum Outcome {
+    /// The app is gone.
+    Shutdown,
+    /// Connect again at once (adopted, or a refused token was dropped).
+    Again,
+    /// The connection failed or dropped; wait, then retry.
+    Lost { reason: String, was_online: bool },
+}
+
+/// The result of one manifest sync.
+type SyncResult = Result<Option<Manifest>, DownloadError>;
+
+struct Net {
+    config: NetConfig,
+    store: Arc<Mutex<Store>>,
+    http: reqwest::Client,
+    events: async_channel::Sender<NetEvent>,
+    reports: async_channel::Receiver<AppReport>,
+    started: Instant,
+    fps: f32,
+    now_playing: Vec<NowPlaying>,
+    problems: Vec<String>,
+}
+
+impl Net {
+    fn new(
+        config: NetConfig,
+        store: Arc<Mutex<Store>>,
+        events: async_channel::Sender<NetEvent>,
+        reports: async_channel::Receiver<AppReport>,
+    ) -> Net {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Net {
+            config,
+            store,
+            http,
+            events,
+            reports,
+            started: Instant::now(),
+            fps: 0.0,
+            now_playing: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn emit(&self, e: NetEvent) {
+        let _ = self.events.try_send(e);
+    }
+
+    async fn run(mut self) {
+        let mut delay = self.config.backoff_min;
+        loop {
+            match self.session().await {
+                Outcome::Shutdown => return,
+                Outcome::Again => delay = self.config.backoff_min,
+                Outcome::Lost { reason, was_online } => {
+                    if was_online {
+                        delay = self.config.backoff_min;
+                    }
+                    tracing::info!("offline ({reason}); retrying in about {delay:?}");
+                    self.emit(NetEvent::Offline { reason });
+                    // Full jitter in [delay/2, delay], so a town's players that lost
+                    // the server together do not return in lockstep.
+                    let jittered = rand::thread_rng().gen_range(delay / 2..=delay);
+                    if !self.wait(jittered).await {
+                        return;
+                    }
+                    delay = (delay * 2).min(self.config.backoff_max);
+                }
+            }
+        }
+    }
+
+    /// Waits `d` while still taking reports; false when the app is gone.
+    async fn wait(&mut self, d: Duration) -> bool {
+        let until = tokio::time::Instant::now() + d;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return true,
+                r = self.reports.recv() => match r {
+                    Ok(r) => self.take_report(r, None).await,
+                    Err(_) => return false,
+                },
+            }
+        }
+    }
+
+    /// Handles a report; sends what must go out when a socket is given.
+    async fn take_report(&mut self, r: AppReport, ws: Option<&mut Ws>) {
+        match r {
+            AppReport::Played(record) => {
+                if let Err(e) = with_store(&self.store, move |s| s.add_play(&record)).await {
+                    tracing::warn!("cannot keep a play record: {e}");
+                }
+            }
+            AppReport::AlertShown { alert_id, at } => {
+                if let Some(ws) = ws {
+                    let _ = send(ws, &PlayerMessage::AlertShown { alert_id, at }).await;
+                }
+            }
+            AppReport::Status { fps, now_playing } => {
+                self.fps = fps;
+                self.now_playing = now_playing;
+            }
+        }
+    }
+
+    async fn health(&self) -> Health {
+        let dir = self
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .dir()
+            .to_owned();
+        let usage = with_store(&self.store, |s| {
+            Ok((s.cache_usage()?, s.manifest_version()?))
+        })
+        .await;
+        let ((assets_ready, bytes), manifest_version) = usage.unwrap_or(((0, 0), None));
+        let (mem_used_bytes, mem_total_bytes) = health::memory().unwrap_or((0, 0));
+        let (disk_free_bytes, disk_total_bytes) = health::disk(&dir).unwrap_or((0, 0));
+        Health {
+            uptime_s: self.started.elapsed().as_secs(),
+            cpu_temp_c: health::cpu_temp_c(),
+            mem_used_bytes,
+            mem_total_bytes,
+            disk_free_bytes,
+            disk_total_bytes,
+            fps: self.fps,
+            now_playing: self.now_playing.clone(),
+            cache: CacheState {
+                assets_ready,
+                assets_missing: 0,
+                bytes,
+            },
+            manifest_version,
+            problems: self.problems.clone(),
+        }
+    }
+
+    fn problem(&mut self, p: String) {
+        tracing::warn!("{p}");
+        self.emit(NetEvent::Problem(p.clone()));
+        self.problems.push(p);
+        let excess = self.problems.len().saturating_sub(5);
+        self.problems.drain(..excess);
+    }
+
+    async fn session(&mut self) -> Outcome {
+        let ids = with_store(&self.store, |s| {
+            Ok((s.token()?, s.device_id()?, s.manifest_version()?))
+        })
+        .await;
+        let (token, device_id, manifest_version) = match ids {
+            Ok(v) => v,
+            Err(e) => {
+                return Outcome::Lost {
+                    reason: format!("data directory: {e}"),
+                    was_online: false,
+                };
+            }
+        };
+        let lost = |reason: String| Outcome::Lost {
+            reason,
+            was_online: false,
+        };
+        let url = self.config.ws_url();
+        let mut ws = match tokio::time::timeout(
+            self.config.connect_timeout,
+            tokio_tungstenite::connect_async(url.as_str()),
+        )
+        .await
+        {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => return lost(format!("cannot connect to {url}: {e}")),
+            Err(_) => return lost(format!("connecting to {url} timed out")),
+        };
+        let hello = PlayerMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            player_version: self.config.player_version.clone(),
+            token: token.clone(),
+            device_id: token.is_none().then_some(device_id),
+            manifest_version,
+        });
+        if let Err(e) = send(&mut ws, &hello).await {
+            return lost(format!("hello: {e}"));
+        }
+
+        let mut online = false;
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(3600));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut plays = tokio::time::interval(self.config.plays_interval);
+        plays.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch_in_flight: Option<u64> = None;
+        let mut sync: Option<JoinHandle<SyncResult>> = None;
+        let outcome = loop {
+            tokio::select! {
+                frame = tokio::time::timeout(
+                    if online { Duration::from_secs(24 * 3600) } else { self.config.connect_timeout },
+                    ws.next(),
+                ) => {
+                    let text = match frame {
+                        Err(_) => break lost("the server did not answer the hello".into()),
+                        Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                            break Outcome::Lost { reason: "connection closed".into(), was_online: online };
+                        }
+                        Ok(Some(Ok(Message::Text(t)))) => t,
+                        Ok(Some(Ok(_))) => continue,
+                    };
+                    let msg = match protocol::decode::<ServerMessage>(&text) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!("ignoring a message from the server: {e}");
+                            continue;
+                        }
+                    };
+                    if let Some(id) = msg.ack_id()
+                        && send(&mut ws, &PlayerMessage::Ack { id }).await.is_err()
+                    {
+                        break Outcome::Lost { reason: "send failed".into(), was_online: online };
+                    }
+                    match msg {
+                        ServerMessage::Welcome { display_id, heartbeat_interval_s, .. } => {
+                            online = true;
+                            let every = Duration::from_secs(u64::from(heartbeat_interval_s.max(1)));
+                            heartbeat = tokio::time::interval(every);
+                            heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            plays.reset_immediately();
+                            self.emit(NetEvent::Online { display_id });
+                        }
+                        ServerMessage::PairingCode { code, expires_at } => {
+                            self.emit(NetEvent::Pairing { code, expires_at });
+                        }
+                        ServerMessage::Adopted { display_id, token } => {
+                            match with_store(&self.store, move |s| s.save_token(&token)).await {
+                                Ok(()) => {
+                                    self.emit(NetEvent::Adopted { display_id });
+                                    break Outcome::Again;
+                                }
+                                Err(e) => self.problem(format!("cannot store the display token: {e}")),
+                            }
+                        }
+                        ServerMessage::Refused { reason, message } => {
+                            self.problem(format!("server refused the player: {message}"));
+                            match reason {
+                                RefusalReason::UnknownToken | RefusalReason::Revoked => {
+                                    if let Err(e) = with_store(&self.store, |s| s.clear_token()).await {
+                                        self.problem(format!("cannot drop the refused token: {e}"));
+                                    }
+                                    break Outcome::Again;
+                                }
+                                _ => break lost(message),
+                            }
+                        }
+                        ServerMessage::ManifestUpdate { version, .. } => {
+                            if let Some(token) = token.clone() {
+                                if let Some(old) = sync.take() {
+                                    old.abort();
+                                }
+                                tracing::info!("manifest {version} announced");
+                                sync = Some(tokio::spawn(sync_manifest(
+                                    self.http.clone(),
+                                    self.config.server.clone(),
+                                    token,
+                                    self.store.clone(),
+                                )));
+                            }
+                        }
+                        ServerMessage::LiveData(d) => self.emit(NetEvent::Live(d)),
+                        ServerMessage::AlertStart { alert, .. } => self.emit(NetEvent::AlertStart(alert)),
+                        ServerMessage::AlertCancel { alert_id, .. } => {
+                            self.emit(NetEvent::AlertCancel { alert_id });
+                        }
+                        ServerMessage::ScreenshotRequest { .. } => {
+                            tracing::info!("screenshot requested; not supported by this build yet");
+                        }
+                        ServerMessage::PlaysAccepted { batch } => {
+                            if let Err(e) = with_store(&self.store, move |s| s.accept_batch(batch)).await {
+                                tracing::warn!("cannot drop accepted plays: {e}");
+                            }
+                            if batch_in_flight == Some(batch) {
+                                batch_in_flight = None;
+                                plays.reset_immediately();
+                            }
+                        }
+                        ServerMessage::Error { message } => {
+                            tracing::warn!("server reports: {message}");
+                        }
+                    }
+                }
+                _ = heartbeat.tick(), if online => {
+                    let h = self.health().await;
+                    if send(&mut ws, &PlayerMessage::Heartbeat(h)).await.is_err() {
+                        break Outcome::Lost { reason: "send failed".into(), was_online: true };
+                    }
+                }
+                _ = plays.tick(), if online && batch_in_flight.is_none() => {
+                    match with_store(&self.store, |s| s.next_batch()).await {
+                        Ok(Some((batch, records))) => {
+                            batch_in_flight = Some(batch);
+                            if send(&mut ws, &PlayerMessage::ProofOfPlay { batch, records }).await.is_err() {
+                                break Outcome::Lost { reason: "send failed".into(), was_online: true };
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("cannot read play records: {e}"),
+                    }
+                }
+                r = self.reports.recv() => match r {
+                    Ok(r) => self.take_report(r, Some(&mut ws)).await,
+                    Err(_) => break Outcome::Shutdown,
+                },
+                done = async { sync.as_mut().expect("guarded").await }, if sync.is_some() => {
+                    sync = None;
+                    match done {
+                        Ok(Ok(Some(m))) => {
+                            tracing::info!("manifest {} ready; switching", m.version);
+                            self.problems.clear();
+                            self.emit(NetEvent::Manifest(Arc::new(m)));
+                        }
+                        Ok(Ok(None)) => {}
+                        Ok(Err(e)) => self.problem(format!("manifest not taken, the previous one keeps playing: {e}")),
+                        Err(e) => tracing::warn!("manifest task: {e}"),
+                    }
+                }
+            }
+        };
+        if let Some(s) = sync {
+            s.abort();
+        }
+        let _ = ws.close(None).await;
+        outcome
+    }
+}
+
+async fn send(ws: &mut Ws, m: &PlayerMessage) -> Result<(), String> {
+    ws.send(Message::text(protocol::encode(m)))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Fetches the manifest newer than the stored one and every asset it needs,
+/// then stores it. `None` when the stored one is current.
+async fn sync_manifest(
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    store: Arc<Mutex<Store>>,
+) -> SyncResult {
+    let since = with_store(&store, |s| s.manifest_version()).await?;
+    let mut url = format!("{base}/api/player/manifest");
+    if let Some(v) = since {
+        url.push_str(&format!("?since={v}"));
+    }
+    let resp = http.get(&url).bearer_auth(&token).send().await?;
+    if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(None);
+    }
+    if !resp.status().is_success() {
+        return Err(DownloadError::Status {
+            status: resp.status(),
+            what: "the manifest".into(),
+        });
+    }
+    let manifest: Manifest = resp.json().await?;
+    for asset in &manifest.assets {
+        fetch_asset(&http, &base, &token, &store, asset).await?;
+    }
+    let m = manifest.clone();
+    with_store(&store, move |s| s.set_manifest(&m)).await?;
+    Ok(Some(manifest))
+}

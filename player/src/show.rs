@@ -1,0 +1,116 @@
+//! What is on screen at an instant: pure functions of the manifest, the
+//! active alerts and the time, shared by the app and the tests.
+
+use chrono::{DateTime, Utc};
+use content::ItemId;
+use content::alert::{Alert, AlertStatus, Presentation};
+use content::manifest::Manifest;
+use content::model::{ContentItem, Zone};
+use content::resolve::{PlayEntry, Playlist};
+
+/// One zone's current entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Showing<'a> {
+    pub item: &'a ContentItem,
+    pub entry: &'a PlayEntry,
+    /// When this showing began and ends (loop position from the segment start).
+    pub started_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Each zone of the layout with what it shows; `None` is the idle screen
+/// (town name and clock), never black.
+pub fn zones_at(manifest: &Manifest, at: DateTime<Utc>) -> Vec<(&Zone, Option<Showing<'_>>)> {
+    let segment = manifest.segment_at(at);
+    let mut zones: Vec<_> = manifest.layout.zones.iter().collect();
+    zones.sort_by_key(|z| z.z);
+    zones
+        .into_iter()
+        .map(|zone| {
+            let showing = segment.and_then(|s| {
+                let playlist = s.state.takeover.as_ref().filter(|p| !p.is_empty());
+                let playlist = match playlist {
+                    // An emergency takeover plays in the main zone only.
+                    Some(p) if zone.name == content::model::MAIN_ZONE => p,
+                    _ => s.state.zones.get(&zone.name)?,
+                };
+                showing(manifest, playlist, s.from, at)
+            });
+            (zone, showing)
+        })
+        .collect()
+}
+
+fn showing<'a>(
+    manifest: &'a Manifest,
+    playlist: &'a Playlist,
+    from: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Option<Showing<'a>> {
+    let elapsed = (at - from).num_milliseconds().max(0) as u64;
+    let (index, left_s) = playlist.position_at(elapsed / 1000)?;
+    let entry = &playlist.entries[index];
+    let item = manifest.items.iter().find(|i| i.id == entry.item)?;
+    // Whole seconds: the entry ends `left_s` seconds after the start of this second.
+    let second_start = from + chrono::Duration::seconds((elapsed / 1000) as i64);
+    let ends_at = second_start + chrono::Duration::seconds(left_s as i64);
+    let started_at = ends_at - chrono::Duration::seconds(i64::from(entry.duration_s));
+    Some(Showing {
+        item,
+        entry,
+        started_at,
+        ends_at,
+    })
+}
+
+/// The alert to show: the most severe active one that is not a technical test.
+pub fn alert_to_show(alerts: &[Alert], at: DateTime<Utc>) -> Option<&Alert> {
+    alerts
+        .iter()
+        .filter(|a| a.status != AlertStatus::Test && a.is_active_at(at))
+        .max_by_key(|a| (a.severity, a.sent))
+}
+
+/// Whether the alert takes the whole screen.
+pub fn is_takeover(a: &Alert) -> bool {
+    a.presentation() == Presentation::Takeover
+}
+
+/// A key that changes exactly when a zone must be drawn anew.
+pub fn zone_key(s: &Option<Showing<'_>>) -> Option<(ItemId, DateTime<Utc>)> {
+    s.as_ref().map(|s| (s.item.id, s.started_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use content::alert::Severity;
+
+    fn alert(id: &str, severity: Severity, status: AlertStatus) -> Alert {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "status": status,
+            "severity": severity,
+            "headline": "h",
+            "area_description": "a",
+            "area": {},
+            "sent": "2026-11-22T09:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn most_severe_alert_wins_and_tests_are_never_shown() {
+        let at = "2026-11-22T10:00:00Z".parse().unwrap();
+        let alerts = vec![
+            alert("minor", Severity::Minor, AlertStatus::Actual),
+            alert("test", Severity::Extreme, AlertStatus::Test),
+            alert("severe", Severity::Severe, AlertStatus::Exercise),
+        ];
+        let a = alert_to_show(&alerts, at).unwrap();
+        assert_eq!(a.id, "severe");
+        assert!(is_takeover(a));
+        assert!(!is_takeover(&alerts[0]));
+        assert!(alert_to_show(&alerts[1..2], at).is_none());
+    }
+}

@@ -1,0 +1,363 @@
+//! Screenshot tests: each renders one frame offscreen (Mesa lavapipe is
+//! enough) and compares it with `tests/reference/NAME.png`. To review a
+//! change, run with `PLAYER_UPDATE_REFERENCE=1`, look at the new images and
+//! commit them.
+
+use chrono::{DateTime, Utc};
+use content::alert::Alert;
+use content::manifest::Manifest;
+use player::app::AppOptions;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::path::{Path, PathBuf};
+
+const AT: &str = "2026-11-22T09:41:07Z";
+
+fn at() -> DateTime<Utc> {
+    AT.parse().unwrap()
+}
+
+/// A data directory with one cached PNG (a coloured test card); returns its ref.
+fn cache_with_image(dir: &Path) -> Value {
+    let (w, h) = (640, 400);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let band = (x * 6 / w) as u8;
+        let colours = [
+            [0, 90, 160],
+            [230, 180, 0],
+            [200, 30, 40],
+            [40, 150, 70],
+            [240, 240, 240],
+            [30, 30, 30],
+        ];
+        let c = colours[band as usize];
+        if y < h / 8 {
+            image::Rgb([255, 255, 255])
+        } else {
+            image::Rgb(c)
+        }
+    });
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::write(dir.join("cache").join(&sha), &bytes).unwrap();
+    json!({ "sha256": sha, "size": bytes.len(), "mime": "image/png" })
+}
+
+fn manifest(
+    width: u32,
+    height: u32,
+    zones: Value,
+    playlists: Value,
+    items: Vec<Value>,
+    assets: Vec<Value>,
+) -> Manifest {
+    let v = json!({
+        "version": 7,
+        "generated_at": "2026-11-22T00:00:00Z",
+        "display": {
+            "id": 1,
+            "name": "Kaarst Marktplatz",
+            "location": { "lat": 51.2276, "lon": 6.6172, "ars": "051620016016" },
+            "resolution": { "width": width, "height": height },
+            "orientation": if width >= height { "landscape" } else { "portrait" },
+            "timezone": "Europe/Berlin",
+        },
+        "layout": { "id": 1, "name": "Test", "zones": zones },
+        "timeline": [{
+            "from": "2026-11-21T23:00:00Z",
+            "until": "2026-11-22T23:00:00Z",
+            "zones": playlists,
+        }],
+        "items": items,
+        "assets": assets,
+        "feeds": { "transit_stops": [], "sensor_stations": [], "alert_ars": "051620016016" },
+    });
+    serde_json::from_value(v).unwrap()
+}
+
+fn full(name: &str) -> Value {
+    json!([{ "name": name, "x": 0.0, "y": 0.0, "width": 100.0, "height": 100.0 }])
+}
+
+fn one(item: i64) -> Value {
+    json!({ "entries": [{ "item": item, "duration_s": 600, "schedule": 1 }] })
+}
+
+fn item(id: i64, content: Value) -> Value {
+    json!({ "id": id, "name": format!("Item {id}"), "duration_s": 600, "content": content })
+}
+
+fn announcement(id: i64, image: Option<&Value>) -> Value {
+    let mut c = json!({
+        "type": "announcement",
+        "title": "Weihnachtsmarkt auf dem Marktplatz",
+        "body": "Vom 27. November bis 23. Dezember, täglich 11–21 Uhr. Glühwein, \
+                 Kunsthandwerk und Musik. Luftqualität heute: Feinstaub 12 µg/m³, 4 °C. \
+                 Bitte nutzen Sie Bus und Bahn: die Parkplätze am Rathaus sind gesperrt.",
+    });
+    if let Some(img) = image {
+        c["image"] = img.clone();
+    }
+    item(id, c)
+}
+
+fn alert(severity: &str, status: &str) -> Alert {
+    serde_json::from_value(json!({
+        "id": "test-alert-1",
+        "status": status,
+        "severity": severity,
+        "headline": "Großbrand in Kaarst-Büttgen: Fenster und Türen schließen",
+        "instruction": "Halten Sie Fenster und Türen geschlossen. Schalten Sie Lüftungs- und \
+                        Klimaanlagen aus. Meiden Sie das Gebiet um die Driescher Straße.",
+        "area_description": "Kaarst, Rhein-Kreis Neuss",
+        "area": { "ars": ["051620000000"] },
+        "sent": "2026-11-22T09:30:00Z",
+        "sender": "Stadt Kaarst",
+    }))
+    .unwrap()
+}
+
+struct Case {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    opts: AppOptions,
+}
+
+fn case(name: &'static str, size: (u32, u32)) -> Case {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = AppOptions {
+        data_dir: dir.path().to_owned(),
+        server: "http://rathaus.example:8080".into(),
+        manifest: None,
+        has_token: true,
+        at: Some(at()),
+        size: Some(size),
+        alerts: Vec::new(),
+        pairing_code: None,
+    };
+    Case { name, dir, opts }
+}
+
+fn reference_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("reference")
+        .join(format!("{name}.png"))
+}
+
+/// Renders and compares: at most 0.5 % of pixels may differ by more than
+/// 48 in a channel (anti-aliasing and glyph rasterisation noise), and the mean
+/// difference must stay under 1.5.
+fn check(c: Case) {
+    let (got, stats) = player::render_frame(&c.opts).expect("render");
+    let (w, h) = c.opts.size.unwrap();
+    assert_eq!((got.width(), got.height()), (w, h));
+    eprintln!(
+        "{}: {:?} total, {} frames, frame times {:?}",
+        c.name, stats.total, stats.frames, stats.frame_times
+    );
+    let path = reference_path(c.name);
+    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/player-screenshots");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    got.save(out_dir.join(format!("{}.png", c.name))).unwrap();
+    if std::env::var_os("PLAYER_UPDATE_REFERENCE").is_some() {
+        got.save(&path).unwrap();
+        return;
+    }
+    let want = image::open(&path)
+        .unwrap_or_else(|e| {
+            panic!(
+                "reference {} unreadable ({e}); render it with PLAYER_UPDATE_REFERENCE=1 and review it",
+                path.display()
+            )
+        })
+        .to_rgba8();
+    assert_eq!(want.dimensions(), got.dimensions(), "{}: size", c.name);
+    let mut off = 0usize;
+    let mut sum = 0u64;
+    for (a, b) in want.pixels().zip(got.pixels()) {
+        let d = (0..3).map(|i| a.0[i].abs_diff(b.0[i])).max().unwrap_or(0);
+        sum += u64::from(d);
+        if d > 48 {
+            off += 1;
+        }
+    }
+    let n = (w * h) as f64;
+    let mean = sum as f64 / n;
+    let share = off as f64 / n;
+    assert!(
+        share <= 0.005 && mean < 1.5,
+        "{}: {:.3} % of pixels differ, mean difference {mean:.2}; compare {} with target/player-screenshots/{}.png",
+        c.name,
+        share * 100.0,
+        path.display(),
+        c.name
+    );
+    drop(c.dir);
+}
+
+#[test]
+fn announcement_with_image_landscape() {
+    let mut c = case("announcement_landscape", (1920, 1080));
+    let img = cache_with_image(c.dir.path());
+    c.opts.manifest = Some(manifest(
+        1920,
+        1080,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![announcement(1, Some(&img))],
+        vec![img],
+    ));
+    check(c);
+}
+
+#[test]
+fn announcement_with_image_portrait() {
+    let mut c = case("announcement_portrait", (1080, 1920));
+    let img = cache_with_image(c.dir.path());
+    c.opts.manifest = Some(manifest(
+        1080,
+        1920,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![announcement(1, Some(&img))],
+        vec![img],
+    ));
+    check(c);
+}
+
+#[test]
+fn zones_landscape() {
+    let mut c = case("zones_landscape", (1920, 1080));
+    let img = cache_with_image(c.dir.path());
+    let zones = json!([
+        { "name": "main", "x": 0.0, "y": 0.0, "width": 66.0, "height": 88.0 },
+        { "name": "clock", "x": 66.0, "y": 0.0, "width": 34.0, "height": 34.0 },
+        { "name": "transit", "x": 66.0, "y": 34.0, "width": 34.0, "height": 54.0 },
+        { "name": "ticker", "x": 0.0, "y": 88.0, "width": 100.0, "height": 12.0, "z": 1 },
+    ]);
+    c.opts.manifest = Some(manifest(
+        1920,
+        1080,
+        zones,
+        json!({ "main": one(1), "clock": one(2), "transit": one(3), "ticker": one(4) }),
+        vec![
+            item(
+                1,
+                json!({ "type": "image", "asset": img, "fit": "contain" }),
+            ),
+            item(2, json!({ "type": "clock", "show_date": true })),
+            item(3, json!({ "type": "transit_board" })),
+            item(
+                4,
+                json!({ "type": "ticker", "text": "+++ Rathaus am Montag ab 12 Uhr geschlossen +++ Grünschnittannahme samstags 9–14 Uhr +++" }),
+            ),
+        ],
+        vec![img],
+    ));
+    check(c);
+}
+
+#[test]
+fn zones_portrait() {
+    let mut c = case("zones_portrait", (1080, 1920));
+    let zones = json!([
+        { "name": "main", "x": 0.0, "y": 0.0, "width": 100.0, "height": 52.0 },
+        { "name": "sensors", "x": 0.0, "y": 52.0, "width": 100.0, "height": 20.0 },
+        { "name": "clock", "x": 0.0, "y": 72.0, "width": 100.0, "height": 18.0 },
+        { "name": "ticker", "x": 0.0, "y": 90.0, "width": 100.0, "height": 10.0 },
+    ]);
+    c.opts.manifest = Some(manifest(
+        1080,
+        1920,
+        zones,
+        json!({ "main": one(1), "sensors": one(2), "clock": one(3), "ticker": one(4) }),
+        vec![
+            announcement(1, None),
+            item(
+                2,
+                json!({ "type": "sensor_panel", "quantities": ["pm10", "temperature"] }),
+            ),
+            item(3, json!({ "type": "clock" })),
+            item(
+                4,
+                json!({ "type": "ticker", "text": "Straßenfest in der Neustraße – Umleitung über die Maubisstraße" }),
+            ),
+        ],
+        vec![],
+    ));
+    check(c);
+}
+
+#[test]
+fn idle_screen_when_nothing_is_scheduled() {
+    let mut c = case("idle_portrait", (1080, 1920));
+    c.opts.manifest = Some(manifest(
+        1080,
+        1920,
+        full("main"),
+        json!({ "main": { "entries": [] } }),
+        vec![],
+        vec![],
+    ));
+    check(c);
+}
+
+#[test]
+fn alert_takeover_landscape() {
+    let mut c = case("alert_takeover_landscape", (1920, 1080));
+    c.opts.manifest = Some(manifest(
+        1920,
+        1080,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![announcement(1, None)],
+        vec![],
+    ));
+    c.opts.alerts = vec![alert("extreme", "actual")];
+    check(c);
+}
+
+#[test]
+fn exercise_alert_takeover_portrait() {
+    let mut c = case("alert_exercise_portrait", (1080, 1920));
+    c.opts.manifest = Some(manifest(
+        1080,
+        1920,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![announcement(1, None)],
+        vec![],
+    ));
+    c.opts.alerts = vec![alert("severe", "exercise")];
+    check(c);
+}
+
+#[test]
+fn moderate_alert_is_a_banner() {
+    let mut c = case("alert_banner_landscape", (1920, 1080));
+    c.opts.manifest = Some(manifest(
+        1920,
+        1080,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![item(1, json!({ "type": "clock" }))],
+        vec![],
+    ));
+    c.opts.alerts = vec![alert("moderate", "actual")];
+    check(c);
+}
+
+#[test]
+fn pairing_screen() {
+    let mut c = case("pairing_landscape", (1920, 1080));
+    c.opts.has_token = false;
+    c.opts.pairing_code = Some("482915".into());
+    check(c);
+}
