@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 struct Relay {
     addr: SocketAddr,
     upstream: Arc<Mutex<SocketAddr>>,
+    /// Connections accepted so far.
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Relay {
@@ -28,8 +30,11 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let upstream = Arc::new(Mutex::new(upstream));
         let up = upstream.clone();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let target = *up.lock().unwrap();
                 tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(target).await {
@@ -38,11 +43,19 @@ impl Relay {
                 });
             }
         });
-        Relay { addr, upstream }
+        Relay {
+            addr,
+            upstream,
+            accepted,
+        }
     }
 
     fn point_to(&self, upstream: SocketAddr) {
         *self.upstream.lock().unwrap() = upstream;
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -314,4 +327,84 @@ async fn a_restarted_player_has_its_manifest_at_once() {
     })
     .await;
     net.stop();
+}
+
+/// The player binary as a child process, killed when dropped; its output
+/// goes to a file that is printed if the test fails.
+struct PlayerProcess {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Drop for PlayerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("==== player output ====\n{out}\n=======================");
+        }
+    }
+}
+
+async fn online(api: &Api, display: i64) -> bool {
+    let (_, d) = api.get(&format!("/api/displays/{display}")).await.unwrap();
+    d["online"] == json!(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_binary_keeps_running_without_its_server() {
+    let mut server = ServerProcess::start();
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let relay = Relay::start(server.addr()).await;
+    let display = api
+        .create_display(&display_json("Kaarst Büttgen"))
+        .await
+        .unwrap();
+    let token = api.display_token(display).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path()).unwrap().save_token(&token).unwrap();
+    let log = dir.path().join("player.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_player"))
+        .arg("--headless")
+        .arg("--server")
+        .arg(format!("http://{}", relay.addr))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--size", "640x360"])
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let mut player = PlayerProcess { child, log };
+
+    eventually(T, "the player to come online", || async {
+        Ok(online(&api, display).await.then_some(()))
+    })
+    .await;
+
+    // The server dies: the player keeps running and keeps trying.
+    server.sigkill();
+    let before = relay.accepted();
+    eventually(T, "two reconnect attempts", || async {
+        Ok((relay.accepted() >= before + 2).then_some(()))
+    })
+    .await;
+    assert!(
+        player.child.try_wait().unwrap().is_none(),
+        "the player exited without its server"
+    );
+
+    // It returns (on a new port, behind the relay): the player reconnects.
+    server.restart();
+    relay.point_to(server.addr());
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    eventually(T, "the player to reconnect", || async {
+        Ok(online(&api, display).await.then_some(()))
+    })
+    .await;
+    assert!(player.child.try_wait().unwrap().is_none());
+    server.sigterm_and_wait();
 }
