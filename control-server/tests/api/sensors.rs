@@ -272,6 +272,69 @@ async fn air_quality_class_comes_from_the_band_file() {
 }
 
 #[tokio::test]
+async fn readings_carry_their_trend_within_the_hour() {
+    let server = TestServer::start().await;
+    let (_, display_token) = provisioned_display(&server, "Rathausplatz").await;
+    let mut player = WsPlayer::online(&server, &display_token).await;
+    let token = sensor(&server, "s1", "051620016016").await;
+    let now = Utc::now();
+    let at = |min: i64| now - ChronoDuration::minutes(min);
+    let (_, body) = push(
+        &server,
+        &token,
+        json!([{ "quantity": "pm10", "value": 10.0, "measured_at": at(30) }]),
+    )
+    .await;
+    assert!(
+        body["readings"][0].get("trend").is_none(),
+        "no earlier reading: {body}"
+    );
+    let (_, body) = push(
+        &server,
+        &token,
+        json!([{ "quantity": "pm10", "value": 14.0, "measured_at": at(20) }]),
+    )
+    .await;
+    assert_eq!(body["readings"][0]["trend"], "rising");
+    let (_, body) = push(
+        &server,
+        &token,
+        json!([{ "quantity": "pm10", "value": 14.5, "measured_at": at(10) }]),
+    )
+    .await;
+    assert_eq!(body["readings"][0]["trend"], "steady");
+    let (_, body) = push(
+        &server,
+        &token,
+        json!([{ "quantity": "pm10", "value": 9.0, "measured_at": at(0) }]),
+    )
+    .await;
+    assert_eq!(body["readings"][0]["trend"], "falling");
+    // The player gets the trend too.
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let r = player
+            .expect(|m| match m {
+                ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+                _ => None,
+            })
+            .await;
+        seen.push(r[0].trend);
+    }
+    use content::live::Trend;
+    assert_eq!(
+        seen,
+        [
+            None,
+            Some(Trend::Rising),
+            Some(Trend::Steady),
+            Some(Trend::Falling)
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn old_readings_are_marked_stale() {
     let server = TestServer::start_with(|c| c.sensors.sensor_stale_s = 1800).await;
     let token = sensor(&server, "s1", "051620016016").await;

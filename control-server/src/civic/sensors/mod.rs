@@ -24,10 +24,10 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use chrono::{DateTime, TimeZone as _, Utc};
 use content::DisplayId;
-use content::live::{AirQualityClass, LiveData, Quantity, SensorReading};
+use content::live::{AirQualityClass, LiveData, Quantity, SensorReading, Trend};
 use content::model::{Ars, Display};
 use content::protocol::ServerMessage;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -323,6 +323,9 @@ pub struct ReadingView {
     pub measured_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<AirQualityClass>,
+    /// Against the station's previous reading of the quantity within the hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
     pub stale: bool,
 }
 
@@ -384,13 +387,29 @@ pub async fn ingest(
     if readings.is_empty() {
         return Ok(Vec::new());
     }
-    let views: Vec<ReadingView> = readings
+    let mut views: Vec<ReadingView> = readings
         .iter()
         .map(|r| view(service, station, r.quantity, r.value, r.measured_at, now))
         .collect();
     let st = station.to_owned();
-    let targets = db
+    let (targets, trends) = db
         .transaction(move |tx| {
+            let mut trends = Vec::with_capacity(readings.len());
+            {
+                let mut prev = tx.prepare_cached(
+                    "SELECT value FROM sensor_readings
+                      WHERE station = ?1 AND quantity = ?2 AND measured_at < ?3 AND measured_at >= ?3 - 3600
+                      ORDER BY measured_at DESC LIMIT 1",
+                )?;
+                for r in &readings {
+                    let before: Option<f64> = prev
+                        .query_row(params![st, name(r.quantity), r.measured_at.timestamp()], |x| {
+                            x.get(0)
+                        })
+                        .optional()?;
+                    trends.push(before.map(|b| trend(r.quantity, b, r.value)));
+                }
+            }
             {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO sensor_readings (station, quantity, measured_at, value)
@@ -403,13 +422,17 @@ pub async fn ingest(
             }
             let ars = station_ars(tx, &st)?;
             let displays: Vec<Display> = crate::store::all(tx)?;
-            Ok(displays
+            let targets = displays
                 .into_iter()
                 .filter(|d| d.location.ars.is_within(&ars))
                 .map(|d| d.id)
-                .collect::<Vec<_>>())
+                .collect::<Vec<_>>();
+            Ok((targets, trends))
         })
         .await?;
+    for (v, t) in views.iter_mut().zip(trends) {
+        v.trend = t;
+    }
     let fresh: Vec<SensorReading> = views
         .iter()
         .filter(|v| !v.stale)
@@ -418,7 +441,7 @@ pub async fn ingest(
             quantity: v.quantity,
             value: v.value,
             measured_at: v.measured_at,
-            trend: None,
+            trend: v.trend,
             class: v.class,
         })
         .collect();
@@ -429,6 +452,25 @@ pub async fn ingest(
         hub.push(targets.iter(), &msg);
     }
     Ok(views)
+}
+
+/// Rising or falling when the change exceeds 5 % of the previous value (and
+/// the quantity's noise floor); steady otherwise.
+pub fn trend(q: Quantity, before: f64, now: f64) -> Trend {
+    let floor = match q {
+        Quantity::Temperature => 0.3,
+        Quantity::Humidity => 1.0,
+        Quantity::Pressure => 0.5,
+        _ => 1.0,
+    };
+    let threshold = (before.abs() * 0.05).max(floor);
+    if now - before > threshold {
+        Trend::Rising
+    } else if before - now > threshold {
+        Trend::Falling
+    } else {
+        Trend::Steady
+    }
 }
 
 pub fn view(
@@ -446,6 +488,7 @@ pub fn view(
         unit: quantity.unit(),
         measured_at,
         class: service.bands.classify(quantity, value),
+        trend: None,
         stale: now - measured_at > service.stale_after,
     }
 }
