@@ -408,3 +408,48 @@ async fn the_player_binary_keeps_running_without_its_server() {
     assert!(player.child.try_wait().unwrap().is_none());
     server.sigterm_and_wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_download_is_not_taken() {
+    let server = ServerProcess::start();
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let relay = Relay::start(server.addr()).await;
+    let display = api
+        .create_display(&display_json("Kaarst Holzbüttgen"))
+        .await
+        .unwrap();
+    let token = api.display_token(display).await.unwrap();
+    let asset = upload(&api, "halb.png", png([90, 90, 200])).await;
+    let on_disk = server
+        .data_dir()
+        .join("assets")
+        .join(&asset.sha256[..2])
+        .join(&asset.sha256);
+    let bytes = std::fs::read(&on_disk).unwrap();
+    std::fs::write(&on_disk, &bytes[..bytes.len() / 2]).unwrap();
+    schedule_image(&api, display, "Halb", &asset).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.save_token(&token).unwrap();
+    let store = Arc::new(Mutex::new(store));
+    let net = net::spawn(config(&relay), store.clone()).unwrap();
+    let problem = wait_event(&net, "the size problem", |e| match e {
+        NetEvent::Problem(p) if p.contains("bytes") => Some(p.clone()),
+        NetEvent::Manifest(m) => panic!("manifest {} taken with a truncated asset", m.version),
+        _ => None,
+    })
+    .await;
+    assert!(problem.contains(&asset.sha256), "{problem}");
+    let s = store.lock().unwrap();
+    assert_eq!(s.manifest_version().unwrap(), None);
+    assert!(!s.asset_path(&asset.sha256).exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache/partial"))
+            .unwrap()
+            .count(),
+        0
+    );
+    drop(s);
+    net.stop();
+}
