@@ -203,6 +203,32 @@ impl Store {
         )?)
     }
 
+    /// Deletes cached assets that `keep` does not name (files, then rows);
+    /// returns how many went. Called after a switch, so the cache holds what
+    /// the current manifest plays.
+    pub fn evict_except(&self, keep: &[AssetRef]) -> Result<usize, StoreError> {
+        let known: Vec<String> = {
+            let mut stmt = self.db.prepare("SELECT sha256 FROM assets")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut gone = 0;
+        for sha in known {
+            if keep.iter().any(|a| a.sha256 == sha) {
+                continue;
+            }
+            let path = self.asset_path(&sha);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+                _ => {}
+            }
+            self.db
+                .execute("DELETE FROM assets WHERE sha256 = ?1", [&sha])?;
+            gone += 1;
+        }
+        Ok(gone)
+    }
+
     pub fn add_play(&self, r: &PlayRecord) -> Result<(), StoreError> {
         self.db.execute(
             "INSERT INTO plays (record) VALUES (?1)",
@@ -365,5 +391,26 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         assert!(!s.partial_path(&a.sha256).exists());
         assert_eq!(s.cache_usage().unwrap(), (1, 3));
+    }
+
+    #[test]
+    fn eviction_keeps_only_what_the_manifest_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let asset = |c: &str| AssetRef {
+            sha256: c.repeat(64),
+            size: 1,
+            mime: "image/png".into(),
+        };
+        let (a, b) = (asset("a"), asset("b"));
+        for x in [&a, &b] {
+            std::fs::write(s.asset_path(&x.sha256), b"x").unwrap();
+            s.add_asset(x).unwrap();
+        }
+        assert_eq!(s.evict_except(std::slice::from_ref(&a)).unwrap(), 1);
+        assert!(s.has_asset(&a).unwrap());
+        assert!(!s.has_asset(&b).unwrap());
+        assert!(!s.asset_path(&b.sha256).exists());
+        assert_eq!(s.cache_usage().unwrap(), (1, 1));
     }
 }

@@ -534,6 +534,15 @@ async fn sync_manifest(
         fetch_asset(&http, &base, &token, &store, asset).await?;
     }
     let m = manifest.clone();
-    with_store(&store, move |s| s.set_manifest(&m)).await?;
+    with_store(&store, move |s| {
+        s.set_manifest(&m)?;
+        // The previous manifest no longer plays: what only it used goes.
+        let gone = s.evict_except(&m.assets)?;
+        if gone > 0 {
+            tracing::info!("evicted {gone} cached assets no manifest uses");
+        }
+        Ok(())
+    })
+    .await?;
     Ok(Some(manifest))
 }
