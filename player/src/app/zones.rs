@@ -495,7 +495,10 @@ fn spawn_clock(p: &mut ChildSpawnerCommands, ctx: &Ctx, show_date: bool, heading
             let size = fit_font(h, width, ctx.size.y * 0.2, ctx.base() * 0.09, 10.0);
             c.spawn((Text::new(h), ctx.fonts.bold(size), TextColor(palette::TEXT)));
         }
-        let time_px = fit_font("00:00", width, ctx.size.y * 0.45, ctx.base() * 0.3, 10.0);
+        // "00:00" in DejaVu Sans Bold is about 3.6 em wide; keep a margin.
+        let time_px = (width / 3.9)
+            .min(ctx.size.y * 0.45 / 1.3)
+            .min(ctx.base() * 0.3);
         c.spawn((
             Text::new(time),
             ctx.fonts.bold(time_px),
