@@ -198,3 +198,101 @@ pub mod palette {
     pub const BANNER_BG: Color = Color::srgb(1.0, 0.76, 0.03);
     pub const BANNER_TEXT: Color = Color::BLACK;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::NetEvent;
+    use bevy::state::app::StatesPlugin;
+
+    fn alert(severity: &str) -> Alert {
+        serde_json::from_value(serde_json::json!({
+            "id": "a1",
+            "severity": severity,
+            "headline": "Unwetter",
+            "area_description": "Kaarst",
+            "area": {},
+            "sent": "2026-11-22T09:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    /// The app's logic without rendering: link and phase decision only.
+    fn logic_app() -> (App, async_channel::Sender<NetEvent>) {
+        let (events_tx, events) = async_channel::unbounded();
+        let (reports, _reports_rx) = async_channel::unbounded();
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .insert_resource(Now::default())
+            .insert_resource(Connection {
+                has_token: true,
+                ..default()
+            })
+            .init_resource::<CurrentManifest>()
+            .init_resource::<Alerts>()
+            .init_resource::<Live>()
+            .init_state::<Phase>()
+            .insert_resource(link::NetLink { events, reports })
+            .configure_sets(
+                Update,
+                (PlayerSet::Input, PlayerSet::Decide, PlayerSet::Draw).chain(),
+            )
+            .add_systems(Update, decide_phase.in_set(PlayerSet::Decide))
+            .add_plugins(link::plugin);
+        (app, events_tx)
+    }
+
+    fn phase(app: &App) -> Phase {
+        *app.world().resource::<State<Phase>>().get()
+    }
+
+    #[test]
+    fn a_severe_alert_takes_over_at_once_and_cancel_returns() {
+        let (mut app, events) = logic_app();
+        app.update();
+        app.update();
+        assert_eq!(phase(&app), Phase::Playing);
+        events
+            .try_send(NetEvent::AlertStart(alert("severe")))
+            .unwrap();
+        app.update();
+        // Decided in the frame the event arrived; the state applies at the next
+        // transition point.
+        app.update();
+        assert_eq!(phase(&app), Phase::Alert);
+        events
+            .try_send(NetEvent::AlertCancel {
+                alert_id: "a1".into(),
+            })
+            .unwrap();
+        app.update();
+        app.update();
+        assert_eq!(phase(&app), Phase::Playing);
+        assert!(app.world().resource::<Alerts>().0.is_empty());
+    }
+
+    #[test]
+    fn a_minor_alert_does_not_take_over_and_pairing_needs_no_token() {
+        let (mut app, events) = logic_app();
+        events
+            .try_send(NetEvent::AlertStart(alert("minor")))
+            .unwrap();
+        app.update();
+        app.update();
+        assert_eq!(phase(&app), Phase::Playing);
+        assert_eq!(app.world().resource::<Alerts>().0.len(), 1);
+        events
+            .try_send(NetEvent::Pairing {
+                code: "123456".into(),
+                expires_at: chrono::Utc::now(),
+            })
+            .unwrap();
+        app.update();
+        app.update();
+        assert_eq!(phase(&app), Phase::Pairing);
+        assert_eq!(
+            app.world().resource::<Connection>().pairing_code.as_deref(),
+            Some("123456")
+        );
+    }
+}
