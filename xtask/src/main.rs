@@ -79,8 +79,10 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // System tests start the real binaries, so build them first.
-    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    // No separate `cargo build --bins`: the test build compiles every binary the
+    // integration tests start (control-server, player) with the test build's
+    // feature set; a separate bins build resolves features differently and would
+    // compile Bevy a second time.
     let nextest = Command::new("cargo-nextest")
         .arg("--version")
         .output()
