@@ -126,6 +126,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // A body declared too large is refused before a byte of it is read, so
+        // the client gets its 413 instead of a connection reset mid-upload.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > crate::config::MAX_JSON_BYTES as u64) {
+            return Err(ApiError::TooLarge(crate::config::MAX_JSON_BYTES as u64));
+        }
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Invalid(e.body_text())),

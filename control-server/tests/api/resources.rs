@@ -1,6 +1,7 @@
 use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn announcement(title: &str) -> serde_json::Value {
     json!({ "name": title, "duration_s": 10, "content": { "type": "announcement", "title": title, "body": "Größe: 5 m² – süß" } })
@@ -90,10 +91,29 @@ async fn bad_input_gets_clear_errors() {
         "{body}"
     );
 
-    // Oversize JSON (over 2 MiB).
-    let huge = json!({ "name": "x".repeat(3 * 1024 * 1024), "duration_s": 1, "content": { "type": "clock" } });
-    let (status, _) = server.call(Method::POST, "/api/items", Some(huge)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Oversize JSON (over 2 MiB) is refused on its declared length, before
+    // the body is sent: a raw request, since a client that keeps writing a
+    // refused body races the server's close.
+    let head = format!(
+        "POST /api/items HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        server.admin,
+        3 * 1024 * 1024
+    );
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_end(&mut reply),
+    )
+    .await
+    .expect("the server answers without waiting for the body")
+    .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("too_large"), "{reply}");
 
     // A schedule that ends before it starts.
     let (_, item) = server
