@@ -13,9 +13,13 @@
 //! - [`alert`]: emergency alerts and their geo-targeting.
 //! - [`live`]: live data (sensor readings, departures) pushed to players.
 //! - [`protocol`]: the versioned WebSocket messages.
+//! - [`lenient`]: manifest decoding for players that skips items they cannot decode.
+//! - [`broadcast`]: the broadcaster's WebSocket protocol (sessions, agenda, status, recordings).
 
 pub mod alert;
+pub mod broadcast;
 pub mod ids;
+pub mod lenient;
 pub mod live;
 pub mod manifest;
 pub mod model;
