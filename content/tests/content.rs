@@ -6,6 +6,7 @@
 //! - `kaarst`: insta snapshots of a realistic display in Kaarst.
 //! - `protocol`: wire round trips and garbage that must be refused.
 //! - `manifest`: the offline manifest's timeline, items and assets.
+//! - `lenient`: a player's decoding of a manifest with items it does not know.
 //! - `alert`: which displays a warning reaches.
 
 #[path = "content/alert.rs"]
@@ -16,6 +17,8 @@ mod common;
 mod dst;
 #[path = "content/kaarst.rs"]
 mod kaarst;
+#[path = "content/lenient.rs"]
+mod lenient;
 #[path = "content/manifest.rs"]
 mod manifest;
 #[path = "content/protocol.rs"]
