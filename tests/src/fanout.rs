@@ -56,29 +56,29 @@ pub struct Args {
     pub client_threads: Option<usize>,
 }
 
-const PHASE_IDLE: u8 = 0;
-const PHASE_ALERT: u8 = 1;
+pub(crate) const PHASE_IDLE: u8 = 0;
+pub(crate) const PHASE_ALERT: u8 = 1;
 const PHASE_MANIFEST: u8 = 2;
 
 /// What the player tasks share with the conductor.
-struct Shared {
-    epoch: Instant,
-    phase: AtomicU8,
+pub(crate) struct Shared {
+    pub(crate) epoch: Instant,
+    pub(crate) phase: AtomicU8,
     /// Receipt time per player in ns since `epoch`, plus one; 0 = not yet.
-    alert_at: Vec<AtomicU64>,
+    pub(crate) alert_at: Vec<AtomicU64>,
     manifest_at: Vec<AtomicU64>,
-    alerts: AtomicUsize,
+    pub(crate) alerts: AtomicUsize,
     manifests: AtomicUsize,
-    welcomed: AtomicUsize,
-    connect_failed: AtomicUsize,
-    disconnected: AtomicUsize,
-    server_errors: AtomicUsize,
-    changed: Notify,
-    stop: Notify,
+    pub(crate) welcomed: AtomicUsize,
+    pub(crate) connect_failed: AtomicUsize,
+    pub(crate) disconnected: AtomicUsize,
+    pub(crate) server_errors: AtomicUsize,
+    pub(crate) changed: Notify,
+    pub(crate) stop: Notify,
 }
 
 impl Shared {
-    fn new(n: usize) -> Shared {
+    pub(crate) fn new(n: usize) -> Shared {
         Shared {
             epoch: Instant::now(),
             phase: AtomicU8::new(PHASE_IDLE),
@@ -99,7 +99,7 @@ impl Shared {
         at.duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
-    fn instant(&self, stamp: u64) -> Option<Instant> {
+    pub(crate) fn instant(&self, stamp: u64) -> Option<Instant> {
         (stamp != 0).then(|| self.epoch + Duration::from_nanos(stamp - 1))
     }
 
@@ -115,7 +115,7 @@ impl Shared {
     }
 
     /// Waits until `count()` reaches `target` or `timeout` passes; returns the count.
-    async fn wait_count(
+    pub(crate) async fn wait_count(
         &self,
         timeout: Duration,
         target: usize,
@@ -598,7 +598,11 @@ fn result(
 }
 
 /// Creates `n` displays in Kaarst and a token for each, `concurrency` requests in flight.
-async fn create_displays(api: &Api, n: usize, concurrency: usize) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn create_displays(
+    api: &Api,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<String>> {
     let limit = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -631,7 +635,7 @@ async fn create_displays(api: &Api, n: usize, concurrency: usize) -> anyhow::Res
 
 /// One player: connect (a few tries), wait for the welcome, then record
 /// receipts, acknowledge and heartbeat until stopped.
-async fn player_task(
+pub(crate) async fn player_task(
     i: usize,
     ws_url: String,
     token: String,
@@ -725,7 +729,7 @@ async fn player_task(
 /// Waits (at most 15 s) until the server's CPU use over half a second drops
 /// below 15% of one core, so one phase's tail does not run into the next.
 /// Returns the last measured share of one core.
-async fn settle(pid: u32) -> anyhow::Result<f64> {
+pub(crate) async fn settle(pid: u32) -> anyhow::Result<f64> {
     let window = Duration::from_millis(500);
     let deadline = Instant::now() + Duration::from_secs(15);
     let tck = clk_tck() as f64;

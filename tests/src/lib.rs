@@ -5,9 +5,12 @@
 //! - [`Api`]: the staff API as the bootstrap admin (login, then a bearer token).
 //! - [`SimPlayer`]: a simulated player speaking the WebSocket protocol.
 //! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
+//! - [`alert_path`]: CAP alert to takeover on real players and to receipts
+//!   (`cargo run -p system-tests --bin alert-path`).
 //!
 //! The binary must be built first: `cargo build -p control-server`.
 
+pub mod alert_path;
 pub mod api;
 pub mod fanout;
 pub mod player;
