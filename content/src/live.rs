@@ -71,6 +71,16 @@ pub struct SensorReading {
     pub trend: Option<Trend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<AirQualityClass>,
+    /// Older than the server's configured age (`--sensor-stale-s`) when sent:
+    /// the server sends a reading again with this set when it goes stale, so a
+    /// display marks it even when no new data arrives. Left out when false, so
+    /// players that predate the field still read every fresh reading.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +117,22 @@ impl Departure {
     }
 }
 
+/// A public-transport service alert (GTFS-Realtime `Alert`: a moved stop, a
+/// diversion, a strike) as a display shows it with the departures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAlert {
+    /// The feed entity's id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The end of the period in force now; none: until the feed withdraws it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// One push of live data.
 ///
 /// Unknown fields are refused, as in every other protocol message: without
@@ -123,5 +149,10 @@ pub enum LiveData {
         /// When the source data was fetched; the player shows its age when old.
         as_of: DateTime<Utc>,
         departures: Vec<Departure>,
+        /// Service alerts in force that name this stop or a line serving it.
+        /// Left out when empty, so players that predate the field still read
+        /// every board without alerts.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alerts: Vec<ServiceAlert>,
     },
 }

@@ -5,7 +5,7 @@ use crate::common::{config, kaarst_location, utc};
 use chrono::{DateTime, Utc};
 use content::alert::{Alert, AlertArea, AlertStatus, Circle, Severity, Urgency};
 use content::live::{
-    AirQualityClass, Departure, LiveData, Occupancy, Quantity, SensorReading, Trend,
+    AirQualityClass, Departure, LiveData, Occupancy, Quantity, SensorReading, ServiceAlert, Trend,
 };
 use content::protocol::{
     CacheState, Health, Hello, MAX_MESSAGE_BYTES, NowPlaying, PROTOCOL_VERSION, PlayRecord,
@@ -180,6 +180,7 @@ fn server_samples() -> Vec<ServerMessage> {
                     measured_at: utc("2026-12-01T07:00:00Z"),
                     trend: Some(Trend::Rising),
                     class: Some(AirQualityClass::Gut),
+                    stale: false,
                 },
                 SensorReading {
                     station: "kaarst-rathaus".into(),
@@ -188,12 +189,19 @@ fn server_samples() -> Vec<ServerMessage> {
                     measured_at: utc("2026-12-01T07:55:00Z"),
                     trend: None,
                     class: None,
+                    stale: true,
                 },
             ],
         }),
         ServerMessage::LiveData(LiveData::Departures {
             stop_id: "de:05162:4711".into(),
             as_of: utc("2026-12-01T07:59:30Z"),
+            alerts: vec![ServiceAlert {
+                id: "baustelle-7".into(),
+                header: Some("Haltestelle verlegt".into()),
+                description: None,
+                until: Some(utc("2026-12-05T23:00:00Z")),
+            }],
             departures: vec![
                 Departure {
                     line: "S28".into(),
@@ -709,6 +717,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                             measured_at,
                             trend: Some(Trend::Falling),
                             class: Some(AirQualityClass::SehrSchlecht),
+                            stale: false,
                         })
                         .collect(),
                 })
@@ -732,6 +741,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                 LiveData::Departures {
                     stop_id,
                     as_of,
+                    alerts: Vec::new(),
                     departures: deps
                         .into_iter()
                         .map(

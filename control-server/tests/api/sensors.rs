@@ -533,6 +533,54 @@ async fn a_player_that_connects_later_gets_the_latest_readings() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_reading_that_goes_stale_is_sent_again_marked_stale() {
+    // The server's configured age, not the player's own fallback, decides.
+    let server = TestServer::start_with(|c| c.sensors.sensor_stale_s = 600).await;
+    let (_, display_token) = provisioned_display(&server, "Rathausplatz").await;
+    let mut player = WsPlayer::online(&server, &display_token).await;
+    let token = sensor(&server, "rkn-1", "051620000000").await;
+    let measured = Utc::now() - ChronoDuration::seconds(60);
+    let (status, _) = push(
+        &server,
+        &token,
+        json!([
+            { "quantity": "pm10", "value": 30.0, "measured_at": measured },
+            { "quantity": "humidity", "value": 40.0 },
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let readings = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+            _ => None,
+        })
+        .await;
+    assert_eq!(readings.len(), 2);
+    assert!(readings.iter().all(|r| !r.stale));
+
+    let s = &server.state;
+    let sweep = |at| control_server::civic::sensors::sweep_stale(&s.db, &s.hub, &s.sensors, at);
+    assert_eq!(sweep(Utc::now()).await.unwrap(), 0, "nothing stale yet");
+    // No new data arrives; ten minutes after it was measured the PM10 value
+    // is stale and is sent again, marked, with the area's fresh humidity.
+    let later = measured + ChronoDuration::seconds(601);
+    assert_eq!(sweep(later).await.unwrap(), 1);
+    let readings = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+            _ => None,
+        })
+        .await;
+    let marks: Vec<(Quantity, bool)> = readings.iter().map(|r| (r.quantity, r.stale)).collect();
+    assert_eq!(marks, [(Quantity::Humidity, false), (Quantity::Pm10, true)]);
+    assert_eq!(readings[1].value, 30.0);
+    // Once: a later sweep does not repeat it.
+    assert_eq!(sweep(later + ChronoDuration::seconds(15)).await.unwrap(), 0);
+    server.stop().await;
+}
+
 /// A fake feed server on 127.0.0.1: a good sensor.community answer (values as
 /// strings, pressure in Pa, one NaN, one absurd), an unexpected shape, one that
 /// never answers, and an openSenseMap box.

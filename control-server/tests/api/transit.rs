@@ -222,8 +222,51 @@ fn trip(
     })
 }
 
+/// A service alert entity in German, in force during `period` (always without).
+fn service_alert(
+    id: &str,
+    entity: rt::EntitySelector,
+    header: &str,
+    period: Option<(&str, &str)>,
+) -> rt::FeedEntity {
+    let unix = |t: &str| {
+        t.parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .timestamp() as u64
+    };
+    rt::FeedEntity {
+        id: Some(id.into()),
+        alert: Some(rt::Alert {
+            active_period: period
+                .map(|(start, end)| rt::TimeRange {
+                    start: Some(unix(start)),
+                    end: Some(unix(end)),
+                })
+                .into_iter()
+                .collect(),
+            informed_entity: vec![entity],
+            header_text: Some(rt::TranslatedString {
+                translation: vec![
+                    rt::Translation {
+                        text: Some(format!("EN: {header}")),
+                        language: Some("en".into()),
+                    },
+                    rt::Translation {
+                        text: Some(header.into()),
+                        language: Some("de".into()),
+                    },
+                ],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// A realtime snapshot: 831 at 08:00 three minutes late, the S28 cancelled,
-/// the 831 at 08:30 with few seats, and a service alert for the stop.
+/// the 831 at 08:30 with few seats, and service alerts: one for the stop, one
+/// for the S28 line from 06:00 to 11:00 that Monday, one for a platform of the
+/// station, and one long over.
 fn snapshot() -> Vec<u8> {
     let feed = rt::FeedMessage {
         header: Some(rt::FeedHeader {
@@ -282,6 +325,34 @@ fn snapshot() -> Vec<u8> {
                 }),
                 ..Default::default()
             },
+            service_alert(
+                "alert-s28",
+                rt::EntitySelector {
+                    route_id: Some("rS28".into()),
+                    ..Default::default()
+                },
+                "S28: Ersatzverkehr mit Bussen",
+                Some(("2026-11-23T05:00:00Z", "2026-11-23T10:00:00Z")),
+            ),
+            service_alert(
+                "alert-platform",
+                rt::EntitySelector {
+                    stop_id: Some(format!("{KAARST}:1")),
+                    ..Default::default()
+                },
+                "Gleis 1: Aufzug außer Betrieb",
+                None,
+            ),
+            // Over long ago: kept in the feed by a sloppy producer, never shown.
+            service_alert(
+                "alert-old",
+                rt::EntitySelector {
+                    stop_id: Some(KAARST.into()),
+                    ..Default::default()
+                },
+                "Weihnachtsmarkt 2020",
+                Some(("2020-12-01T00:00:00Z", "2020-12-24T00:00:00Z")),
+            ),
         ],
     };
     feed.encode_to_vec()
@@ -294,7 +365,7 @@ async fn realtime_updates_apply_and_bad_feeds_keep_the_last_good_data() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["trips"].as_u64(), body["alerts"].as_u64()),
-        (Some(3), Some(1))
+        (Some(3), Some(4))
     );
     let as_of = body["as_of"].clone();
 
@@ -306,12 +377,51 @@ async fn realtime_updates_apply_and_bad_feeds_keep_the_last_good_data() {
         assert_eq!(d[1]["line"], "S28");
         assert_eq!(d[1]["cancelled"], true);
         assert_eq!(d[2]["occupancy"], "few_seats_available");
-        assert_eq!(b["alerts"][0]["header"], "Haltestelle verlegt");
+        // In force and naming the station, a line serving it, or one of its
+        // platforms; German text chosen; the one long over is left out.
+        let alerts: Vec<&str> = b["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["header"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            alerts,
+            [
+                "Haltestelle verlegt",
+                "S28: Ersatzverkehr mit Bussen",
+                "Gleis 1: Aufzug außer Betrieb"
+            ]
+        );
         assert_eq!(b["realtime"], true);
     };
     let b = board(&server, KAARST, MONDAY_0755).await;
     check(&b);
     assert_eq!(b["as_of"], as_of);
+    // As open data, without logging in: the alerts in force now (the S28
+    // period lies on the sample's Monday), with the licence and the feed's time.
+    let resp = server
+        .http
+        .get(server.url("/api/open/transit/alerts"))
+        .send()
+        .await
+        .unwrap();
+    let (status, open) = decode(resp).await;
+    assert_eq!(status, StatusCode::OK, "{open}");
+    assert_eq!(open["licence"], "dl-de/by-2-0");
+    assert_eq!(open["as_of"], as_of);
+    let ids: Vec<&str> = open["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"alert-1") && ids.contains(&"alert-platform"),
+        "{open}"
+    );
+    assert!(!ids.contains(&"alert-old"), "{open}");
+    assert_eq!(open["alerts"][0]["stop_ids"], json!([KAARST]));
     // The delay propagates to later stops of the trip.
     let b = board(&server, "de:05162:7101", MONDAY_0755).await;
     let d = b["departures"]
@@ -448,15 +558,58 @@ async fn departures_are_pushed_to_players_when_they_change() {
             .unwrap(),
         1
     );
-    let deps = player
+    let (deps, alerts) = player
         .expect(|m| match m {
-            ServerMessage::LiveData(LiveData::Departures { departures, .. }) => Some(departures),
+            ServerMessage::LiveData(LiveData::Departures {
+                departures, alerts, ..
+            }) => Some((departures, alerts)),
             _ => None,
         })
         .await;
     assert_eq!(deps[0].delay_minutes(), Some(3));
     assert!(deps[1].cancelled);
     assert_eq!(deps[2].occupancy, Some(Occupancy::FewSeatsAvailable));
+    // The service alerts in force for the stop travel with its board.
+    let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["alert-1", "alert-s28", "alert-platform"]);
+    assert_eq!(
+        alerts[1].header.as_deref(),
+        Some("S28: Ersatzverkehr mit Bussen")
+    );
+    assert_eq!(
+        alerts[1].until,
+        Some("2026-11-23T10:00:00Z".parse().unwrap())
+    );
+    assert_eq!(alerts[0].until, None);
+    // When the S28 alert's period ends, the board changes and is pushed without it.
+    let after: chrono::DateTime<chrono::Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    assert_eq!(
+        control_server::civic::transit::refresh(s, after)
+            .await
+            .unwrap(),
+        1
+    );
+    let alerts = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures { alerts, .. }) => Some(alerts),
+            _ => None,
+        })
+        .await;
+    let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["alert-1", "alert-platform"]);
+    // Back to the morning board for what follows.
+    assert_eq!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap(),
+        1
+    );
+    player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures { .. }) => Some(()),
+            _ => None,
+        })
+        .await;
 
     // A player that reconnects gets the current board at the next refresh,
     // though the board did not change.

@@ -186,6 +186,8 @@ pub struct SensorService {
     pub http: reqwest::Client,
     /// Connections (display, connected since) that have had the current readings.
     delivered: Mutex<BTreeSet<(DisplayId, DateTime<Utc>)>>,
+    /// Up to when [`sweep_stale`] has looked for readings turning stale.
+    stale_checked_until: Mutex<DateTime<Utc>>,
 }
 
 impl SensorService {
@@ -204,6 +206,7 @@ impl SensorService {
             poll_every: Duration::from_secs(settings.sensor_poll_s.max(1)),
             http,
             delivered: Mutex::new(BTreeSet::new()),
+            stale_checked_until: Mutex::new(Utc::now()),
         }))
     }
 }
@@ -443,6 +446,7 @@ pub async fn ingest(
             measured_at: v.measured_at,
             trend: v.trend,
             class: v.class,
+            stale: false,
         })
         .collect();
     if !fresh.is_empty() && !targets.is_empty() {
@@ -675,6 +679,7 @@ pub async fn resync(
                             measured_at: v.measured_at,
                             trend: None,
                             class: v.class,
+                            stale: false,
                         })
                         .collect();
                     (d.id, readings)
@@ -698,7 +703,87 @@ pub async fn resync(
     Ok(sent)
 }
 
-/// Runs [`resync`] every 15 seconds.
+/// Sends readings that turned stale since the last sweep (up to `now`) again,
+/// marked `stale`, so displays mark them even when no new data arrives. Each
+/// affected display gets its area's whole current set (the fresh readings and
+/// the newly stale ones), because a player replaces its sensor readings with
+/// each sensors message. Readings that went stale earlier are not repeated:
+/// a player that connects later gets only fresh ones from [`resync`]. Returns
+/// how many displays were sent something.
+pub async fn sweep_stale(
+    db: &Db,
+    hub: &Hub,
+    service: &Arc<SensorService>,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let since = {
+        let mut until = service
+            .stale_checked_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if now <= *until {
+            return Ok(0);
+        }
+        std::mem::replace(&mut *until, now)
+    };
+    let connected: BTreeSet<DisplayId> = hub.connected().into_iter().collect();
+    if connected.is_empty() {
+        return Ok(0);
+    }
+    let svc = service.clone();
+    let stale_after = service.stale_after;
+    let per_display = db
+        .call(move |c| {
+            let current: Vec<ReadingView> = latest(c, &svc, None, now)?
+                .into_iter()
+                .filter(|v| {
+                    let turned = v.measured_at + stale_after;
+                    !v.stale || (since < turned && turned <= now)
+                })
+                .collect();
+            if current.iter().all(|v| !v.stale) {
+                return Ok(Vec::new());
+            }
+            let areas: BTreeMap<String, Ars> = stations(c)?
+                .into_iter()
+                .filter_map(|st| st.ars.parse().ok().map(|a| (st.id, a)))
+                .collect();
+            let displays: Vec<Display> = crate::store::all(c)?;
+            Ok(displays
+                .into_iter()
+                .filter(|d| connected.contains(&d.id))
+                .filter_map(|d| {
+                    let readings: Vec<SensorReading> = current
+                        .iter()
+                        .filter(|v| {
+                            areas
+                                .get(&v.station)
+                                .is_some_and(|a| d.location.ars.is_within(a))
+                        })
+                        .map(|v| SensorReading {
+                            station: v.station.clone(),
+                            quantity: v.quantity,
+                            value: v.value,
+                            measured_at: v.measured_at,
+                            trend: None,
+                            class: v.class,
+                            stale: v.stale,
+                        })
+                        .collect();
+                    readings.iter().any(|r| r.stale).then_some((d.id, readings))
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    let mut sent = 0;
+    for (id, readings) in per_display {
+        let msg = Hub::encode(&ServerMessage::LiveData(LiveData::Sensors { readings }));
+        sent += hub.push([id].iter(), &msg);
+    }
+    Ok(sent)
+}
+
+/// Runs [`resync`] and [`sweep_stale`] every 15 seconds.
 pub async fn resync_loop(db: Db, hub: Hub, service: Arc<SensorService>) {
     let period = Duration::from_secs(15);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -707,6 +792,9 @@ pub async fn resync_loop(db: Db, hub: Hub, service: Arc<SensorService>) {
         tick.tick().await;
         if let Err(e) = resync(&db, &hub, &service, Utc::now()).await {
             tracing::error!("sending sensor readings to new connections failed: {e}");
+        }
+        if let Err(e) = sweep_stale(&db, &hub, &service, Utc::now()).await {
+            tracing::error!("marking stale sensor readings on the displays failed: {e}");
         }
     }
 }

@@ -27,6 +27,28 @@ pub fn routes() -> Router<AppState> {
         .route("/api/transit/occupancy", post(occupancy))
         .route("/api/transit/departures", get(departures))
         .route("/api/transit/status", get(status))
+        .route("/api/open/transit/alerts", get(open_alerts))
+}
+
+/// Public, read-only: every service alert of the last good realtime feed in
+/// force now, with the feed's time and the open-data licence.
+async fn open_alerts(State(s): State<AppState>) -> Json<Value> {
+    let now = Utc::now();
+    let snapshot = s.transit.snapshot();
+    let alerts: Vec<&super::rt::ServiceAlert> = snapshot
+        .as_deref()
+        .map(|sn| {
+            sn.alerts
+                .iter()
+                .filter(|a| a.in_force(now).is_some())
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({
+        "as_of": snapshot.as_deref().map(|sn| sn.as_of),
+        "licence": s.config.open_data_licence,
+        "alerts": alerts,
+    }))
 }
 
 /// Streams the zip into the assets' temp directory under the size limit,
@@ -172,29 +194,24 @@ async fn departures(
     let settings = s.transit.settings.clone();
     let stop = q.stop.clone();
     let snap = snapshot.clone();
-    let (as_of, deps, routes) = s
-        .db
-        .call(move |c| {
+    let (as_of, deps, family, routes) =
+        s.db.call(move |c| {
             let deps = super::departures(c, &settings, snap.as_deref(), &stop, tz, now)?;
             let as_of = super::as_of(c, snap.as_deref())?;
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT t.route_id FROM gtfs_stop_times st JOIN gtfs_trips t ON t.trip_id = st.trip_id
-                  JOIN gtfs_stops s ON s.stop_id = st.stop_id WHERE st.stop_id = ?1 OR s.parent_station = ?1",
-            )?;
-            let routes = stmt
-                .query_map([&stop], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((as_of, deps, routes))
+            let family = super::stop_family(c, &stop)?;
+            let routes = super::stop_routes(c, &stop)?;
+            Ok((as_of, deps, family, routes))
         })
         .await?;
+    let stops: Vec<&str> = family.iter().map(String::as_str).collect();
+    // The same alerts the displays get (in force, naming the stop, its
+    // station or platforms, or a line serving it), with their full detail.
     let alerts: Vec<&super::rt::ServiceAlert> = snapshot
         .as_deref()
         .map(|sn| {
             sn.alerts
                 .iter()
-                .filter(|a| {
-                    a.stop_ids.contains(&q.stop) || a.route_ids.iter().any(|r| routes.contains(r))
-                })
+                .filter(|a| a.affects(&stops, &routes) && a.in_force(now).is_some())
                 .collect()
         })
         .unwrap_or_default();

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 use chrono_tz::Tz;
-use content::live::{Departure, LiveData, Occupancy};
+use content::live::{Departure, LiveData, Occupancy, ServiceAlert};
 use content::model::Display;
 use content::protocol::ServerMessage;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -109,6 +109,7 @@ impl Default for TransitSettings {
 struct Board {
     as_of: DateTime<Utc>,
     departures: Vec<Departure>,
+    alerts: Vec<ServiceAlert>,
     /// Connections (display, connected since) that have this board.
     delivered: BTreeSet<(content::DisplayId, DateTime<Utc>)>,
 }
@@ -306,6 +307,57 @@ pub fn departures(
         .collect())
 }
 
+/// The stop itself, its parent station and its platforms: a service alert
+/// may name any of them.
+pub fn stop_family(c: &Connection, stop_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT stop_id FROM gtfs_stops WHERE stop_id = ?1 OR parent_station = ?1
+         UNION SELECT parent_station FROM gtfs_stops WHERE stop_id = ?1 AND parent_station IS NOT NULL AND parent_station != ''",
+    )?;
+    let mut out = vec![stop_id.to_owned()];
+    for s in stmt.query_map([stop_id], |r| r.get::<_, String>(0))? {
+        let s = s?;
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// The routes that serve a stop (or its platforms).
+pub fn stop_routes(c: &Connection, stop_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT t.route_id FROM gtfs_stop_times st JOIN gtfs_trips t ON t.trip_id = st.trip_id
+          JOIN gtfs_stops s ON s.stop_id = st.stop_id WHERE st.stop_id = ?1 OR s.parent_station = ?1",
+    )?;
+    let routes = stmt
+        .query_map([stop_id], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(routes)
+}
+
+/// The service alerts of `snapshot` in force at `now` that name the stop,
+/// its station or platforms, or a line serving it.
+pub fn stop_alerts(
+    c: &Connection,
+    snapshot: Option<&rt::Snapshot>,
+    stop_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<ServiceAlert>, ApiError> {
+    let Some(snapshot) = snapshot.filter(|s| !s.alerts.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let family = stop_family(c, stop_id)?;
+    let stops: Vec<&str> = family.iter().map(String::as_str).collect();
+    let routes = stop_routes(c, stop_id)?;
+    Ok(snapshot
+        .alerts
+        .iter()
+        .filter(|a| a.affects(&stops, &routes))
+        .filter_map(|a| a.for_display(now))
+        .collect())
+}
+
 /// When the shown data was current: the realtime snapshot's time, else the import's.
 pub fn as_of(c: &Connection, snapshot: Option<&rt::Snapshot>) -> Result<DateTime<Utc>, ApiError> {
     if let Some(s) = snapshot {
@@ -349,7 +401,8 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
             for ((stop, tz), ids) in stops {
                 let tz: Tz = tz.parse().unwrap_or(chrono_tz::Europe::Berlin);
                 let deps = departures(c, &settings, snapshot.as_deref(), &stop, tz, now)?;
-                out.push((stop, ids, deps));
+                let alerts = stop_alerts(c, snapshot.as_deref(), &stop, now)?;
+                out.push((stop, ids, deps, alerts));
             }
             Ok((as_of, out))
         })
@@ -363,7 +416,7 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
         .filter_map(|id| s.hub.status(id).map(|st| (id, st.connected_since)))
         .collect();
     let mut pushed = 0;
-    for (stop, ids, deps) in stops {
+    for (stop, ids, deps, alerts) in stops {
         // A changed board goes to every connected display of the stop; an
         // unchanged one only to displays that connected since (pushes are
         // never the only copy: a reconnecting player gets the board within
@@ -379,7 +432,7 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             match last.get_mut(&stop) {
-                Some(b) if b.as_of == as_of && b.departures == deps => {
+                Some(b) if b.as_of == as_of && b.departures == deps && b.alerts == alerts => {
                     b.delivered.retain(|id| connected.contains(id));
                     let newcomers: BTreeSet<_> =
                         targets.difference(&b.delivered).copied().collect();
@@ -392,6 +445,7 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
                         Board {
                             as_of,
                             departures: deps.clone(),
+                            alerts: alerts.clone(),
                             delivered: targets.clone(),
                         },
                     );
@@ -404,6 +458,7 @@ pub async fn refresh(s: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError
                 stop_id: stop,
                 as_of,
                 departures: deps,
+                alerts,
             }));
             s.hub.push(send.iter().map(|(id, _)| id), &msg);
             pushed += 1;

@@ -250,14 +250,63 @@ pub struct TripState {
     pub occupancy: Option<Occupancy>,
 }
 
-/// A service alert, reduced to what the API shows.
+/// A service alert, reduced to what the API and the displays show.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceAlert {
     pub id: String,
     pub header: Option<String>,
     pub description: Option<String>,
+    /// Stops it names (an informed entity with a stop).
     pub stop_ids: Vec<String>,
+    /// Lines it names (an informed entity with a route, or a trip of one).
     pub route_ids: Vec<String>,
+    /// When it is in force; empty: always, while the feed carries it.
+    pub active_periods: Vec<Period>,
+}
+
+/// A GTFS-Realtime `TimeRange`; a missing end is open.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Period {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl ServiceAlert {
+    /// The period in force at `now`, if any (an alert without periods always is).
+    pub fn in_force(&self, now: DateTime<Utc>) -> Option<Period> {
+        if self.active_periods.is_empty() {
+            return Some(Period {
+                start: None,
+                end: None,
+            });
+        }
+        self.active_periods
+            .iter()
+            .find(|p| p.start.is_none_or(|s| s <= now) && p.end.is_none_or(|e| now < e))
+            .copied()
+    }
+
+    /// Whether it concerns a stop (or its station) or one of `routes`.
+    pub fn affects(&self, stops: &[&str], routes: &[String]) -> bool {
+        self.stop_ids.iter().any(|s| stops.contains(&s.as_str()))
+            || self.route_ids.iter().any(|r| routes.contains(r))
+    }
+
+    /// As pushed to displays, when in force at `now`.
+    pub fn for_display(&self, now: DateTime<Utc>) -> Option<content::live::ServiceAlert> {
+        let period = self.in_force(now)?;
+        Some(content::live::ServiceAlert {
+            id: self.id.clone(),
+            header: self.header.clone(),
+            description: self.description.clone(),
+            until: period.end,
+        })
+    }
+}
+
+fn unix_time(secs: Option<u64>) -> Option<DateTime<Utc>> {
+    secs.and_then(|s| i64::try_from(s).ok())
+        .and_then(|s| DateTime::from_timestamp(s, 0))
 }
 
 /// The last good realtime data and when it was received.
@@ -336,7 +385,19 @@ pub fn decode(bytes: &[u8], received: DateTime<Utc>) -> Result<Snapshot, RtError
                 route_ids: a
                     .informed_entity
                     .iter()
-                    .filter_map(|s| s.route_id.clone())
+                    .filter_map(|s| {
+                        s.route_id
+                            .clone()
+                            .or_else(|| s.trip.as_ref().and_then(|t| t.route_id.clone()))
+                    })
+                    .collect(),
+                active_periods: a
+                    .active_period
+                    .iter()
+                    .map(|p| Period {
+                        start: unix_time(p.start),
+                        end: unix_time(p.end),
+                    })
                     .collect(),
             });
         }
