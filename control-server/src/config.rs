@@ -69,6 +69,8 @@ pub struct Config {
     pub sensors: crate::civic::sensors::SensorSettings,
     #[command(flatten)]
     pub transit: crate::civic::transit::TransitSettings,
+    #[command(flatten)]
+    pub council: crate::council::CouncilSettings,
     /// Base URL of the federal warning API NINA (e.g. https://warnung.bund.de/api31);
     /// the poller is off without it.
     #[arg(long, env = "CONTROL_NINA_URL", global = true)]
@@ -145,6 +147,7 @@ impl Config {
             heartbeat_s: 30,
             sensors: Default::default(),
             transit: Default::default(),
+            council: Default::default(),
             nina_url: None,
             nina_ars: Vec::new(),
             nina_interval_ms: 60_000,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod civic;
 pub mod config;
+pub mod council;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -30,6 +31,8 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
     let db = db::Db::open(&config.db_path())?;
     api::assets::prepare_dirs(&config)?;
     std::fs::create_dir_all(config.screenshots_dir())?;
+    council::prepare_dirs(&config)
+        .context("cannot create the council archive and live directories")?;
     let hub = hub::Hub::new(db.clone());
     let sensors = civic::sensors::SensorService::new(&config.sensors)?;
     let transit = civic::transit::TransitService::new(&config.transit)?;
@@ -40,6 +43,7 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         auth: Arc::new(auth::AuthState::default()),
         sensors,
         transit,
+        council: Arc::new(council::Council::default()),
     })
 }
 
@@ -53,6 +57,7 @@ pub async fn serve(
     auth::bootstrap_admin(&state).await?;
     let app = api::router(state.clone());
     let hub = state.hub.clone();
+    let council_tasks = council::background(&state);
     let background = [
         hub.start_background(),
         tokio::spawn(manifests::daily_refresh(state.clone())),
@@ -83,6 +88,9 @@ pub async fn serve(
     .await
     .context("server failed")?;
     for task in background {
+        task.abort();
+    }
+    for task in council_tasks {
         task.abort();
     }
     state.hub.flush().await;

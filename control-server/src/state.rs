@@ -14,4 +14,5 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     pub sensors: Arc<crate::civic::sensors::SensorService>,
     pub transit: Arc<crate::civic::transit::TransitService>,
+    pub council: Arc<crate::council::Council>,
 }

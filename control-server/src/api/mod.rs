@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::civic::sensors::routes())
         .merge(crate::civic::sensorthings::routes())
         .merge(crate::civic::transit::routes())
+        .merge(crate::council::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.
         .merge(assets::routes())

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_civic_alerts.sql")),
     (3, include_str!("../../migrations/0003_sensors_transit.sql")),
+    (4, include_str!("../../migrations/0004_council.sql")),
 ];
 
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), DbError> {

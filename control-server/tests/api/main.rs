@@ -7,6 +7,7 @@ mod alerts;
 mod assets;
 mod auth;
 mod cap;
+mod council;
 mod displays;
 mod hub;
 mod open_data;
