@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS manifest_skipped (
+    line TEXT NOT NULL
+);
 ";
 
 #[derive(Debug, Error)]
@@ -154,6 +157,26 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps what the current manifest had to leave out (items this build
+    /// cannot decode), so the report survives a restart.
+    pub fn set_manifest_skipped(&mut self, lines: &[String]) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute("DELETE FROM manifest_skipped", [])?;
+        for l in lines {
+            tx.execute("INSERT INTO manifest_skipped (line) VALUES (?1)", [l])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn manifest_skipped(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT line FROM manifest_skipped ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Where the verified file of an asset lives.
     pub fn asset_path(&self, sha256: &str) -> PathBuf {
         self.dir.join(CACHE_DIR).join(sha256)
@@ -217,16 +240,55 @@ impl Store {
             if keep.iter().any(|a| a.sha256 == sha) {
                 continue;
             }
-            let path = self.asset_path(&sha);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
-                _ => {}
-            }
-            self.db
-                .execute("DELETE FROM assets WHERE sha256 = ?1", [&sha])?;
+            self.remove_asset(&sha)?;
             gone += 1;
         }
         Ok(gone)
+    }
+
+    /// Evicts cached assets that `keep` does not name, oldest first, until
+    /// `need` more bytes fit under `limit`. Returns the bytes in use afterwards;
+    /// the caller compares (`used + need > limit` means it does not fit even
+    /// with everything evictable gone).
+    pub fn make_room(&self, need: u64, limit: u64, keep: &[AssetRef]) -> Result<u64, StoreError> {
+        let (_, mut used) = self.cache_usage()?;
+        if used.saturating_add(need) <= limit {
+            return Ok(used);
+        }
+        let candidates: Vec<(String, u64)> = {
+            let mut stmt = self
+                .db
+                .prepare("SELECT sha256, size FROM assets ORDER BY added_at, sha256")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (sha, size) in candidates {
+            if used.saturating_add(need) <= limit {
+                break;
+            }
+            if keep.iter().any(|a| a.sha256 == sha) {
+                continue;
+            }
+            self.remove_asset(&sha)?;
+            tracing::info!("evicted cached asset {sha} ({size} bytes) to make room");
+            used = used.saturating_sub(size);
+        }
+        Ok(used)
+    }
+
+    /// Deletes one cached asset: the file first, then its row, so a row never
+    /// names a missing file that [`Store::has_asset`] would trust.
+    fn remove_asset(&self, sha: &str) -> Result<(), StoreError> {
+        let path = self.asset_path(sha);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+            _ => {}
+        }
+        self.db
+            .execute("DELETE FROM assets WHERE sha256 = ?1", [sha])?;
+        Ok(())
     }
 
     pub fn add_play(&self, r: &PlayRecord) -> Result<(), StoreError> {
@@ -391,6 +453,54 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         assert!(!s.partial_path(&a.sha256).exists());
         assert_eq!(s.cache_usage().unwrap(), (1, 3));
+    }
+
+    #[test]
+    fn making_room_evicts_the_oldest_unreferenced_assets_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let asset = |c: &str, size: u64| AssetRef {
+            sha256: c.repeat(64),
+            size,
+            mime: "image/png".into(),
+        };
+        let (old, kept, newer) = (asset("a", 40), asset("b", 30), asset("c", 20));
+        for (i, x) in [&old, &kept, &newer].into_iter().enumerate() {
+            std::fs::write(s.asset_path(&x.sha256), vec![0u8; x.size as usize]).unwrap();
+            s.add_asset(x).unwrap();
+            // Distinct ages, oldest first.
+            s.db.execute(
+                "UPDATE assets SET added_at = ?1 WHERE sha256 = ?2",
+                params![format!("2026-11-2{i}T00:00:00+00:00"), x.sha256],
+            )
+            .unwrap();
+        }
+        let keep = std::slice::from_ref(&kept);
+        // Fits already: nothing goes.
+        assert_eq!(s.make_room(10, 100, keep).unwrap(), 90);
+        assert!(s.has_asset(&old).unwrap());
+        // 30 more under 100: the oldest unreferenced one goes, the newer stays.
+        assert_eq!(s.make_room(30, 100, keep).unwrap(), 50);
+        assert!(!s.has_asset(&old).unwrap());
+        assert!(!s.asset_path(&old.sha256).exists());
+        assert!(s.has_asset(&newer).unwrap());
+        // Never what is kept, even when it cannot fit otherwise.
+        assert_eq!(s.make_room(90, 100, keep).unwrap(), 30);
+        assert!(s.has_asset(&kept).unwrap());
+        assert!(!s.has_asset(&newer).unwrap());
+    }
+
+    #[test]
+    fn skipped_items_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        assert!(s.manifest_skipped().unwrap().is_empty());
+        s.set_manifest_skipped(&["a".into(), "b".into()]).unwrap();
+        drop(s);
+        let mut s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.manifest_skipped().unwrap(), ["a", "b"]);
+        s.set_manifest_skipped(&[]).unwrap();
+        assert!(s.manifest_skipped().unwrap().is_empty());
     }
 
     #[test]

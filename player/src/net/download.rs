@@ -13,6 +13,8 @@ use tokio::io::AsyncWriteExt as _;
 pub enum DownloadError {
     #[error("asset {0} has a malformed checksum")]
     Malformed(String),
+    #[error("the server's manifest: {0}")]
+    Manifest(#[from] content::lenient::LenientError),
     #[error("request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("server answered {status} for {what}")]
@@ -30,6 +32,33 @@ pub enum DownloadError {
     Hash { sha256: String, got: String },
     #[error("cache write: {0}")]
     Io(#[from] std::io::Error),
+    /// The disk (or the file size the process may write) is exhausted; the
+    /// partial file is gone and what is cached keeps playing.
+    #[error("disk full while caching asset {sha256}: {source}")]
+    DiskFull {
+        sha256: String,
+        source: std::io::Error,
+    },
+    /// Refused before writing a byte: the asset does not fit under the cache
+    /// limit next to what plays now and what the new manifest needs.
+    #[error(
+        "asset {sha256} ({size} bytes) does not fit the cache limit of {limit} bytes \
+         ({used} bytes in use by assets that play or will play)"
+    )]
+    CacheFull {
+        sha256: String,
+        size: u64,
+        limit: u64,
+        used: u64,
+    },
+    #[error(
+        "manifest {version} needs {needed} bytes of assets, more than the cache limit of {limit} bytes"
+    )]
+    ManifestTooBig {
+        version: u64,
+        needed: u64,
+        limit: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("storage task failed: {0}")]
@@ -51,6 +80,39 @@ pub async fn with_store<T: Send + 'static>(
     .map_err(DownloadError::from)
 }
 
+impl DownloadError {
+    /// Whether this is the disk (or cache limit) being full, which a technician
+    /// on site must hear of, rather than a network or server problem.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            DownloadError::DiskFull { .. }
+                | DownloadError::CacheFull { .. }
+                | DownloadError::ManifestTooBig { .. }
+        )
+    }
+}
+
+/// Whether a write failed because the storage is exhausted: no space
+/// (ENOSPC), a quota, or the largest file this process may write (EFBIG,
+/// RLIMIT_FSIZE).
+pub fn is_storage_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
+}
+
+/// The cache limit and the assets that must stay while one downloads.
+#[derive(Debug, Clone, Default)]
+pub struct Room {
+    /// Largest total of cached asset bytes; `None` is no limit but the disk.
+    pub limit: Option<u64>,
+    /// What plays now and what the new manifest needs: never evicted for room.
+    pub keep: Vec<AssetRef>,
+}
+
 /// Fetches one asset unless it is cached already.
 pub async fn fetch_asset(
     http: &reqwest::Client,
@@ -58,6 +120,7 @@ pub async fn fetch_asset(
     token: &str,
     store: &Arc<Mutex<Store>>,
     asset: &AssetRef,
+    room: &Room,
 ) -> Result<(), DownloadError> {
     if !asset.is_well_formed() {
         return Err(DownloadError::Malformed(asset.sha256.clone()));
@@ -65,6 +128,19 @@ pub async fn fetch_asset(
     let a = asset.clone();
     if with_store(store, move |s| s.has_asset(&a)).await? {
         return Ok(());
+    }
+    if let Some(limit) = room.limit {
+        // Room first: an asset that cannot fit is refused before a byte is written.
+        let (size, keep) = (asset.size, room.keep.clone());
+        let used = with_store(store, move |s| s.make_room(size, limit, &keep)).await?;
+        if used.saturating_add(asset.size) > limit {
+            return Err(DownloadError::CacheFull {
+                sha256: asset.sha256.clone(),
+                size: asset.size,
+                limit,
+                used,
+            });
+        }
     }
     let (partial, final_path) = {
         let s = store.lock().unwrap_or_else(|p| p.into_inner());
@@ -78,7 +154,16 @@ pub async fn fetch_asset(
             what: format!("asset {}", asset.sha256),
         });
     }
-    let mut file = tokio::fs::File::create(&partial).await?;
+    let mut file = match tokio::fs::File::create(&partial).await {
+        Ok(f) => f,
+        Err(source) if is_storage_full(&source) => {
+            return Err(DownloadError::DiskFull {
+                sha256: asset.sha256.clone(),
+                source,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut hasher = Sha256::new();
     let mut got = 0u64;
     let result = async {
@@ -115,16 +200,32 @@ pub async fn fetch_asset(
     .await;
     drop(file);
     if let Err(e) = result {
+        // Never leave half a file behind: not on a bad download, and above
+        // all not on a full disk, where it would hold the space we lack.
         let _ = tokio::fs::remove_file(&partial).await;
-        return Err(e);
+        return Err(match e {
+            DownloadError::Io(source) if is_storage_full(&source) => DownloadError::DiskFull {
+                sha256: asset.sha256.clone(),
+                source,
+            },
+            e => e,
+        });
     }
-    tokio::fs::rename(&partial, &final_path).await?;
+    if let Err(e) = tokio::fs::rename(&partial, &final_path).await {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(e.into());
+    }
     let a = asset.clone();
-    with_store(store, move |s| {
+    let recorded = with_store(store, move |s| {
         if let Some(dir) = s.asset_path(&a.sha256).parent() {
             sync_dir(dir)?;
         }
         s.add_asset(&a)
     })
-    .await
+    .await;
+    if recorded.is_err() {
+        // A file without its row is never used; do not let it hold the space.
+        let _ = tokio::fs::remove_file(&final_path).await;
+    }
+    recorded
 }

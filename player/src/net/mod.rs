@@ -19,13 +19,15 @@ use content::DisplayId;
 use content::alert::Alert;
 use content::live::LiveData;
 use content::manifest::Manifest;
+use content::model::AssetRef;
 use content::protocol::{
     self, CacheState, Health, Hello, NowPlaying, PROTOCOL_VERSION, PlayRecord, PlayerMessage,
     RefusalReason, ServerMessage,
 };
-use download::{DownloadError, fetch_asset, with_store};
+use download::{DownloadError, Room, fetch_asset, with_store};
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::Rng as _;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -44,6 +46,9 @@ pub struct NetConfig {
     pub plays_interval: Duration,
     /// Limit for connecting and for the server's first answer.
     pub connect_timeout: Duration,
+    /// Largest total size of cached assets (`--cache-max-mb`); `None` is
+    /// bounded by the disk alone.
+    pub cache_max_bytes: Option<u64>,
 }
 
 impl NetConfig {
@@ -55,6 +60,7 @@ impl NetConfig {
             backoff_max: Duration::from_secs(60),
             plays_interval: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            cache_max_bytes: None,
         }
     }
 
@@ -171,7 +177,14 @@ enum Outcome {
 }
 
 /// The result of one manifest sync.
-type SyncResult = Result<Option<Manifest>, DownloadError>;
+type SyncResult = Result<Option<Synced>, DownloadError>;
+
+/// A manifest whose assets are all cached, now stored as the current one.
+struct Synced {
+    manifest: Manifest,
+    /// Items it had that this build cannot show, one line each.
+    skipped: Vec<String>,
+}
 
 struct Net {
     config: NetConfig,
@@ -183,6 +196,8 @@ struct Net {
     fps: f32,
     now_playing: Vec<NowPlaying>,
     problems: Vec<String>,
+    /// Assets the manifest being synchronised still lacks (for heartbeats).
+    missing: Arc<AtomicU32>,
 }
 
 impl Net {
@@ -207,6 +222,7 @@ impl Net {
             fps: 0.0,
             now_playing: Vec::new(),
             problems: Vec::new(),
+            missing: Arc::default(),
         }
     }
 
@@ -215,6 +231,12 @@ impl Net {
     }
 
     async fn run(mut self) {
+        // What the current manifest had to leave out is reported again after
+        // a restart, until a new manifest replaces it.
+        match with_store(&self.store, |s| s.manifest_skipped()).await {
+            Ok(lines) => self.problems = lines,
+            Err(e) => tracing::warn!("cannot read the skipped items: {e}"),
+        }
         let mut delay = self.config.backoff_min;
         loop {
             match self.session().await {
@@ -297,7 +319,7 @@ impl Net {
             now_playing: self.now_playing.clone(),
             cache: CacheState {
                 assets_ready,
-                assets_missing: 0,
+                assets_missing: self.missing.load(Ordering::Relaxed),
                 bytes,
             },
             manifest_version,
@@ -430,6 +452,8 @@ impl Net {
                                     self.config.server.clone(),
                                     token,
                                     self.store.clone(),
+                                    self.config.cache_max_bytes,
+                                    self.missing.clone(),
                                 )));
                             }
                         }
@@ -480,10 +504,16 @@ impl Net {
                 done = async { sync.as_mut().expect("guarded").await }, if sync.is_some() => {
                     sync = None;
                     match done {
-                        Ok(Ok(Some(m))) => {
+                        Ok(Ok(Some(Synced { manifest: m, skipped }))) => {
                             tracing::info!("manifest {} ready; switching", m.version);
                             self.problems.clear();
                             self.emit(NetEvent::Manifest(Arc::new(m)));
+                            for line in skipped {
+                                self.problem(line);
+                            }
+                            // The server hears of the switch (and what was
+                            // skipped) now, not a heartbeat interval later.
+                            heartbeat.reset_immediately();
                         }
                         Ok(Ok(None)) => {}
                         Ok(Err(e)) => self.problem(format!("manifest not taken, the previous one keeps playing: {e}")),
@@ -508,13 +538,22 @@ async fn send(ws: &mut Ws, m: &PlayerMessage) -> Result<(), String> {
 
 /// Fetches the manifest newer than the stored one and every asset it needs,
 /// then stores it. `None` when the stored one is current.
+///
+/// The manifest is decoded leniently: an item this build cannot decode (a type
+/// from a newer server) is skipped and reported, and the rest plays. Under a
+/// cache limit, what neither the playing nor the new manifest uses is evicted
+/// (oldest first) to make room; a manifest whose assets cannot fit is refused
+/// before anything is downloaded, and the previous one keeps playing.
 async fn sync_manifest(
     http: reqwest::Client,
     base: String,
     token: String,
     store: Arc<Mutex<Store>>,
+    limit: Option<u64>,
+    missing: Arc<AtomicU32>,
 ) -> SyncResult {
-    let since = with_store(&store, |s| s.manifest_version()).await?;
+    let (since, playing) =
+        with_store(&store, |s| Ok((s.manifest_version()?, s.manifest()?))).await?;
     let mut url = format!("{base}/api/player/manifest");
     if let Some(v) = since {
         url.push_str(&format!("?since={v}"));
@@ -529,13 +568,50 @@ async fn sync_manifest(
             what: "the manifest".into(),
         });
     }
-    let manifest: Manifest = resp.json().await?;
-    for asset in &manifest.assets {
-        fetch_asset(&http, &base, &token, &store, asset).await?;
+    let text = resp.text().await?;
+    let decoded = content::lenient::decode_manifest(&text)?;
+    let manifest = decoded.manifest;
+    let skipped: Vec<String> = decoded
+        .skipped
+        .iter()
+        .map(|s| format!("manifest {}: skipped {s}", manifest.version))
+        .collect();
+
+    let mut keep = manifest.assets.clone();
+    keep.extend(playing.into_iter().flat_map(|m| m.assets));
+    let room = Room { limit, keep };
+    let wanted = manifest.assets.clone();
+    let absent: Vec<AssetRef> = with_store(&store, move |s| {
+        let mut absent = Vec::new();
+        for a in wanted {
+            if !s.has_asset(&a)? {
+                absent.push(a);
+            }
+        }
+        Ok(absent)
+    })
+    .await?;
+    missing.store(absent.len() as u32, Ordering::Relaxed);
+    let needed: u64 = manifest.assets.iter().map(|a| a.size).sum();
+    if let Some(limit) = limit
+        && needed > limit
+    {
+        return Err(DownloadError::ManifestTooBig {
+            version: manifest.version,
+            needed,
+            limit,
+        });
     }
+    for (i, asset) in absent.iter().enumerate() {
+        missing.store((absent.len() - i) as u32, Ordering::Relaxed);
+        fetch_asset(&http, &base, &token, &store, asset, &room).await?;
+    }
+    missing.store(0, Ordering::Relaxed);
     let m = manifest.clone();
+    let lines = skipped.clone();
     with_store(&store, move |s| {
         s.set_manifest(&m)?;
+        s.set_manifest_skipped(&lines)?;
         // The previous manifest no longer plays: what only it used goes.
         let gone = s.evict_except(&m.assets)?;
         if gone > 0 {
@@ -544,5 +620,5 @@ async fn sync_manifest(
         Ok(())
     })
     .await?;
-    Ok(Some(manifest))
+    Ok(Some(Synced { manifest, skipped }))
 }
