@@ -17,13 +17,14 @@ pub mod show;
 pub mod store;
 
 use app::offscreen::{Captured, request_screenshot};
-use app::{AppOptions, link::NetLink};
-use bevy::app::ScheduleRunnerPlugin;
+use app::redraw::{Frames, Pacing};
+use app::{AppOptions, Output, link::NetLink};
 use bevy::asset::AssetMetaCheck;
 use bevy::prelude::*;
 use bevy::render::RenderPlugin;
 use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
-use bevy::window::ExitCondition;
+use bevy::window::{ExitCondition, MonitorSelection, PresentMode, WindowMode, WindowResolution};
+use bevy::winit::{UpdateMode, WinitPlugin, WinitSettings, WinitUserEvent};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -40,15 +41,36 @@ pub enum PlayerError {
     Convert(String),
 }
 
-/// Bevy with only what the player uses, windowless; the camera draws into an
-/// offscreen image.
-pub fn bevy_app(opts: &AppOptions, one_shot: bool) -> App {
+/// Bevy with only what the player uses. The camera draws into an offscreen
+/// image ([`Output::Screenshot`], [`Output::Offscreen`]) or into a window
+/// ([`Output::Window`]: winit, X11 or Wayland).
+pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
     let mut app = App::new();
+    let (width, height) = opts
+        .size
+        .unwrap_or_else(|| app::output_size(opts.manifest.as_ref()));
+    let primary_window = (output == Output::Window).then(|| Window {
+        title: "Stadtbildschirm".into(),
+        // The layout is computed in pixels of the display's resolution.
+        resolution: WindowResolution::new(width, height).with_scale_factor_override(1.0),
+        mode: if opts.fullscreen {
+            WindowMode::BorderlessFullscreen(MonitorSelection::Primary)
+        } else {
+            WindowMode::Windowed
+        },
+        // Frames are paced by the app (reactive updates), not by vblank.
+        present_mode: PresentMode::AutoNoVsync,
+        ..default()
+    });
     let mut plugins = DefaultPlugins
         .set(WindowPlugin {
-            primary_window: None,
-            exit_condition: ExitCondition::DontExit,
-            close_when_requested: false,
+            primary_window,
+            exit_condition: if output == Output::Window {
+                ExitCondition::OnPrimaryClosed
+            } else {
+                ExitCondition::DontExit
+            },
+            close_when_requested: output == Output::Window,
             ..default()
         })
         .set(RenderPlugin {
@@ -62,11 +84,16 @@ pub fn bevy_app(opts: &AppOptions, one_shot: bool) -> App {
             ..default()
         })
         .build();
-    if one_shot {
+    if output != Output::Window {
+        // No display needed offscreen: winit would open a connection to one.
+        plugins = plugins.disable::<WinitPlugin>();
+    }
+    if output == Output::Screenshot {
         // A screenshot pumps frames itself; rendering in step keeps that simple.
         plugins = plugins.disable::<PipelinedRenderingPlugin>();
     }
     app.add_plugins(plugins);
+    app.insert_resource(output);
     app::player_plugin(&mut app, opts);
     app
 }
@@ -87,7 +114,7 @@ pub const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Renders one frame offscreen and returns it.
 pub fn render_frame(opts: &AppOptions) -> Result<(image::RgbaImage, FrameStats), PlayerError> {
     let start = Instant::now();
-    let mut app = bevy_app(opts, true);
+    let mut app = bevy_app(opts, Output::Screenshot);
     app.finish();
     app.cleanup();
     let mut frame_times = Vec::new();
@@ -147,12 +174,24 @@ pub struct RunOptions {
     pub server: String,
     pub data_dir: std::path::PathBuf,
     pub size: Option<(u32, u32)>,
-    /// Frames per second of the offscreen loop.
+    /// Frames per second while something animates.
     pub fps: f64,
+    /// Offscreen or a window.
+    pub output: Output,
+    /// With [`Output::Window`]: borderless full screen on the primary monitor.
+    pub fullscreen: bool,
+    /// Exit after this long (benchmarks); `None`: run until closed.
+    pub exit_after: Option<Duration>,
+    /// Print the count of drawn frames once a second (benchmarks).
+    pub frame_log: bool,
+    /// Live data to show until the server sends newer (benchmarks, demos).
+    pub live: Vec<content::live::LiveData>,
 }
 
-/// Runs the player: cache first, network thread, frame loop (offscreen).
+/// Runs the player: cache first, network thread, frame loop (offscreen or a
+/// window), drawing only when something changed (see [`app::redraw`]).
 pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
+    let started = Instant::now();
     let store = store::Store::open(&opts.data_dir)?;
     let manifest = store.manifest()?;
     let has_token = store.token()?.is_some();
@@ -170,16 +209,164 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
         size: opts.size,
         alerts: Vec::new(),
         pairing_code: None,
+        fullscreen: opts.fullscreen,
+        live: opts.live.clone(),
     };
-    let mut app = bevy_app(&app_opts, false);
+    let mut app = bevy_app(&app_opts, opts.output);
+    let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));
+    app.world_mut().resource_mut::<Pacing>().frame_interval = frame_interval;
+    // The network's events pass through a relay that wakes the frame loop, so
+    // an alert is drawn in the next frame, not at the next idle tick.
+    let (events_tx, events) = async_channel::unbounded();
+    let (wake_tx, wake_rx) = std::sync::mpsc::channel::<()>();
     app.insert_resource(NetLink {
-        events: net.events.clone(),
+        events,
         reports: net.reports.clone(),
-    })
-    .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(
-        1.0 / opts.fps.max(1.0),
-    )));
-    app.run();
+    });
+    let log = FrameLog {
+        started,
+        exit_after: opts.exit_after,
+        every_second: opts.frame_log,
+    };
+    match opts.output {
+        Output::Window => {
+            app.insert_resource(WinitSettings {
+                focused_mode: UpdateMode::reactive_low_power(IDLE_WAIT),
+                unfocused_mode: UpdateMode::reactive_low_power(IDLE_WAIT),
+            })
+            .insert_resource(log)
+            .add_systems(Last, (pace_window, log_frames).chain());
+            let proxy = (**app.world().resource::<bevy::winit::EventLoopProxyWrapper>()).clone();
+            spawn_relay(net.events.clone(), events_tx, move || {
+                proxy.send_event(WinitUserEvent::WakeUp).is_ok()
+            })?;
+            app.run();
+        }
+        Output::Offscreen | Output::Screenshot => {
+            spawn_relay(net.events.clone(), events_tx, move || {
+                wake_tx.send(()).is_ok()
+            })?;
+            app.insert_resource(log).add_systems(Last, log_frames);
+            app.set_runner(move |app| offscreen_loop(app, wake_rx));
+            app.run();
+        }
+    }
     net.stop();
     Ok(())
+}
+
+/// How long an idle loop sleeps at most: the clock's resolution.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Forwards the network's events to the app and wakes its loop for each.
+fn spawn_relay(
+    from: async_channel::Receiver<net::NetEvent>,
+    to: async_channel::Sender<net::NetEvent>,
+    wake: impl Fn() -> bool + Send + 'static,
+) -> Result<(), PlayerError> {
+    std::thread::Builder::new()
+        .name("net-relay".into())
+        .spawn(move || {
+            while let Ok(event) = from.recv_blocking() {
+                if to.send_blocking(event).is_err() || !wake() {
+                    break;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(PlayerError::Thread)
+}
+
+/// Sets the window loop's pace after each update: the frame interval while
+/// something animates, otherwise a wake-up a second (or on a network event).
+fn pace_window(pacing: Res<Pacing>, mut winit: ResMut<WinitSettings>) {
+    let mode = if pacing.animating || pacing.force > 0 {
+        UpdateMode::reactive_low_power(pacing.frame_interval)
+    } else {
+        UpdateMode::reactive_low_power(pacing.idle_wait)
+    };
+    // Only on a change: winit restarts its schedule when the mode changes.
+    if winit.focused_mode != mode {
+        winit.focused_mode = mode;
+        winit.unfocused_mode = mode;
+    }
+}
+
+/// Start-up and exit bookkeeping for the running player.
+#[derive(Resource, Debug, Clone)]
+struct FrameLog {
+    started: Instant,
+    exit_after: Option<Duration>,
+    every_second: bool,
+}
+
+/// Logs the first content frame (the cold-start figure) and ends a timed run
+/// with a summary line.
+fn log_frames(
+    log: Res<FrameLog>,
+    frames: Res<Frames>,
+    mut logged: Local<bool>,
+    mut last_second: Local<u64>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let second = log.started.elapsed().as_secs();
+    if log.every_second && second != *last_second {
+        *last_second = second;
+        println!(
+            "frames drawn {} updates {}",
+            frames.rendered, frames.updates
+        );
+    }
+    if !*logged && let Some(at) = frames.first_content {
+        *logged = true;
+        // Printed, not logged: benchmarks read it whatever the log filter.
+        println!(
+            "first content frame {:.3} s after start",
+            (at - log.started).as_secs_f64()
+        );
+    }
+    if log.exit_after.is_some_and(|d| log.started.elapsed() >= d) {
+        println!(
+            "frames: {} updates, {} drawn in {:.1} s",
+            frames.updates,
+            frames.rendered,
+            log.started.elapsed().as_secs_f64()
+        );
+        exit.write(AppExit::Success);
+    }
+}
+
+/// The offscreen loop: an update, then a sleep until the next frame while
+/// something animates (deadlines on a fixed grid, so a slow frame does not
+/// shift the later ones), otherwise until the next second or a network event.
+fn offscreen_loop(mut app: App, wake: std::sync::mpsc::Receiver<()>) -> AppExit {
+    app.finish();
+    app.cleanup();
+    let mut next_frame = Instant::now();
+    loop {
+        app.update();
+        if let Some(exit) = app.should_exit() {
+            return exit;
+        }
+        let pacing = app.world().resource::<Pacing>();
+        let deadline = if pacing.animating || pacing.force > 0 {
+            next_frame += pacing.frame_interval;
+            let now = Instant::now();
+            if next_frame < now {
+                // Fell behind: start a new grid rather than rush to catch up.
+                next_frame = now;
+            }
+            next_frame
+        } else {
+            next_frame = Instant::now() + pacing.idle_wait;
+            next_frame
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match wake.recv_timeout(left) {
+            Ok(()) => next_frame = Instant::now(),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // The network thread ended; keep playing from the cache.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(left),
+        }
+    }
 }

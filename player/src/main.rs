@@ -26,6 +26,22 @@ struct Cli {
     /// With --screenshot: render this manifest file instead of the cached one.
     #[arg(long, requires = "screenshot")]
     manifest: Option<PathBuf>,
+    /// Show in a borderless full-screen window (the kiosk, e.g. under `cage`).
+    #[arg(long, conflicts_with = "headless")]
+    fullscreen: bool,
+    /// Exit after this many seconds (benchmarks).
+    #[arg(long)]
+    exit_after: Option<f64>,
+    /// Print the count of drawn frames once a second (benchmarks).
+    #[arg(long)]
+    frame_log: bool,
+    /// Frames per second while something moves (tickers, transitions).
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Live data (a JSON array of `live_data` payloads) to show from the
+    /// start, until the server sends newer: benchmarks and offline demos.
+    #[arg(long)]
+    live: Option<PathBuf>,
     /// Output size WIDTHxHEIGHT; defaults to the display's resolution.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
@@ -39,6 +55,14 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let live: Vec<content::live::LiveData> = match &cli.live {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", path.display()))?,
+        None => Vec::new(),
+    };
     if let Some(out) = &cli.screenshot {
         let at = cli
             .at
@@ -70,6 +94,8 @@ fn main() -> anyhow::Result<()> {
             size: cli.size,
             alerts: Vec::new(),
             pairing_code: None,
+            fullscreen: false,
+            live: live.clone(),
         };
         let (image, stats) = player::render_frame(&opts)?;
         image
@@ -85,14 +111,20 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if !cli.headless {
-        eprintln!("note: window output is not built yet; rendering offscreen");
-    }
     player::run(player::RunOptions {
         server: cli.server,
         data_dir: cli.data_dir,
         size: cli.size,
-        fps: 30.0,
+        fps: cli.fps,
+        output: if cli.headless {
+            player::app::Output::Offscreen
+        } else {
+            player::app::Output::Window
+        },
+        fullscreen: cli.fullscreen,
+        exit_after: cli.exit_after.map(std::time::Duration::from_secs_f64),
+        frame_log: cli.frame_log,
+        live,
     })?;
     Ok(())
 }

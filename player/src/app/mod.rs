@@ -3,14 +3,16 @@
 //! One plugin per feature file, composed here: [`link`] (network events in,
 //! reports out), [`zones`] (layout, items, idle screen, clock, ticker),
 //! [`alert`] (takeover and banner), [`pairing`] (the code screen) and
-//! [`offscreen`] (the render target and screenshots). Systems run in the
-//! chained [`PlayerSet`]s: input, then decisions, then drawing.
+//! [`offscreen`] (the render target and screenshots) and [`redraw`] (a frame
+//! is drawn only when something changed). Systems run in the chained
+//! [`PlayerSet`]s: input, then decisions, then drawing.
 
 pub mod alert;
 pub mod fonts;
 pub mod link;
 pub mod offscreen;
 pub mod pairing;
+pub mod redraw;
 pub mod zones;
 
 use bevy::prelude::*;
@@ -46,6 +48,18 @@ pub enum PlayerSet {
     Decide,
     /// Entities follow from the phase and resources.
     Draw,
+}
+
+/// Where frames go; inserted before [`player_plugin`] (absent: offscreen).
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// One frame into an image, read back (`--screenshot`, tests).
+    Screenshot,
+    /// An offscreen image, frame after frame (`--headless`).
+    #[default]
+    Offscreen,
+    /// The primary window (X11 or Wayland, e.g. under `cage`).
+    Window,
 }
 
 /// The time the player shows: the wall clock, or a fixed instant (`--at`).
@@ -105,6 +119,10 @@ pub struct AppOptions {
     pub alerts: Vec<Alert>,
     /// A pairing code to show from the start (screenshots of the pairing screen).
     pub pairing_code: Option<String>,
+    /// With a window: borderless full screen.
+    pub fullscreen: bool,
+    /// Live data known from the start (screenshots, benchmarks).
+    pub live: Vec<LiveData>,
 }
 
 /// The output size for a manifest: its display's resolution in the logical
@@ -140,7 +158,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             ..default()
         })
         .insert_resource(Alerts(opts.alerts.clone()))
-        .init_resource::<Live>()
+        .insert_resource(Live(opts.live.clone()))
         .init_state::<Phase>()
         .configure_sets(
             Update,
@@ -150,6 +168,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
         .add_plugins((
             fonts::plugin,
             offscreen::plugin,
+            redraw::plugin,
             link::plugin,
             zones::plugin,
             alert::plugin,

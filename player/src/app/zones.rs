@@ -27,6 +27,7 @@ pub fn plugin(app: &mut App) {
         (
             build_layout,
             refresh_zones,
+            transitions,
             tick_clocks,
             scroll_tickers,
             offline_notice,
@@ -76,6 +77,28 @@ pub struct Ticker {
     pub started_at: DateTime<Utc>,
     pub estimated_width: f32,
 }
+
+/// What one zone shows (one item or the idle screen); during a transition a
+/// zone holds two.
+#[derive(Component, Debug)]
+pub struct ZoneContent;
+
+/// The content that slides in, and the contents it replaces.
+#[derive(Component, Debug)]
+#[require(super::redraw::Animated)]
+pub struct Entering {
+    /// When the slide began: once every image under it is loaded.
+    started: Option<std::time::Instant>,
+    width: f32,
+    leaving: Vec<Entity>,
+}
+
+/// Content on its way out.
+#[derive(Component, Debug)]
+pub struct Leaving;
+
+/// How long a transition between two items takes.
+pub const TRANSITION: std::time::Duration = std::time::Duration::from_millis(600);
 
 /// The small corner notice after the server was gone a while.
 #[derive(Component, Debug)]
@@ -174,6 +197,10 @@ fn refresh_zones(
     link: Option<Res<NetLink>>,
     mut last_status: Local<i64>,
     mut zones: Query<(Entity, &mut ZoneBox)>,
+    children: Query<&Children>,
+    contents: Query<(), With<ZoneContent>>,
+    leaving: Query<(), With<Leaving>>,
+    entering: Query<&Entering>,
 ) {
     let at = now.get();
     let showings: Vec<(String, Option<Showing<'_>>)> = match &manifest.0 {
@@ -207,6 +234,27 @@ fn refresh_zones(
         if zone.drawn && zone.key == key && !(live_changed && live_item) {
             continue;
         }
+        let first_fill_done = zone.drawn;
+        let key_changed = zone.key != key;
+        let wrappers: Vec<Entity> = children
+            .get(entity)
+            .map(|c| {
+                c.iter()
+                    .filter(|e| contents.contains(*e) && !leaving.contains(*e))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A transition still running: finish it at once, the newest wins.
+        for &w in &wrappers {
+            if let Ok(e) = entering.get(w) {
+                for &old in &e.leaving {
+                    commands.entity(old).despawn();
+                }
+                commands
+                    .entity(w)
+                    .remove::<(Entering, super::redraw::Animated)>();
+            }
+        }
         // Proof of play for what just ended.
         if zone.key != key
             && let Some((item, schedule, since)) = zone.shown.take()
@@ -238,11 +286,42 @@ fn refresh_zones(
             assets: &assets,
             data_dir: &settings.data_dir,
         };
-        commands.entity(entity).despawn_related::<Children>();
-        commands.entity(entity).with_children(|p| match &showing {
-            Some(s) => spawn_item(p, &ctx, s.item, s.started_at),
-            None => spawn_idle(p, &ctx),
-        });
+        // A new item slides in over the old one once its images are loaded
+        // (both on screen meanwhile: never a blank or black frame). The
+        // first fill and a live-data refresh of the same item swap at once.
+        let slide = first_fill_done && key_changed && !wrappers.is_empty();
+        let wrapper = commands
+            .spawn((
+                ZoneContent,
+                Node {
+                    position_type: PositionType::Absolute,
+                    left: px(if slide { zone.size.x } else { 0.0 }),
+                    top: px(0),
+                    width: percent(100),
+                    height: percent(100),
+                    ..default()
+                },
+            ))
+            .with_children(|p| match &showing {
+                Some(s) => spawn_item(p, &ctx, s.item, s.started_at),
+                None => spawn_idle(p, &ctx),
+            })
+            .id();
+        if slide {
+            for &old in &wrappers {
+                commands.entity(old).insert(Leaving);
+            }
+            commands.entity(wrapper).insert(Entering {
+                started: None,
+                width: zone.size.x,
+                leaving: wrappers,
+            });
+        } else {
+            for old in wrappers {
+                commands.entity(old).despawn();
+            }
+        }
+        commands.entity(entity).add_child(wrapper);
     }
     if let Some(link) = &link
         && *last_status != at.timestamp()
@@ -604,6 +683,8 @@ fn spawn_ticker(
                 ..default()
             },
             ticker,
+            // Moves every frame: updates run at the frame rate while it shows.
+            super::redraw::Animated,
         ));
     });
 }
@@ -626,23 +707,36 @@ fn spawn_transit(p: &mut ChildSpawnerCommands, ctx: &Ctx, stops: &[String], max_
     let mut departures = departures;
     departures.sort_by_key(|d| d.expected.unwrap_or(d.planned));
     departures.truncate(usize::from(max_rows.max(1)));
-    let rows: Vec<[String; 4]> = departures
+    let rows: Vec<Vec<Cell>> = departures
         .iter()
         .map(|d| {
             let planned = crate::german::time_hm(&d.planned.with_timezone(&ctx.tz));
-            let status = if d.cancelled {
-                "fällt aus".to_owned()
+            let (status, colour) = if d.cancelled {
+                ("fällt aus".to_owned(), colours::BAD)
             } else {
                 match d.delay_minutes() {
-                    Some(m) if m > 0 => format!("+{m}"),
-                    Some(_) => "pünktlich".to_owned(),
-                    None => String::new(),
+                    Some(m) if m >= 5 => (format!("+{m}"), colours::BAD),
+                    Some(m) if m > 0 => (format!("+{m}"), colours::WARN),
+                    Some(_) => ("pünktlich".to_owned(), colours::GOOD),
+                    None => (String::new(), palette::MUTED),
                 }
             };
-            [d.line.clone(), d.destination.clone(), planned, status]
+            // A cancelled departure stays readable but is visibly out.
+            let text = if d.cancelled {
+                palette::MUTED
+            } else {
+                palette::TEXT
+            };
+            vec![
+                (d.line.clone(), text),
+                (d.destination.clone(), text),
+                (planned, text),
+                (status, colour),
+                occupancy(d.occupancy),
+            ]
         })
         .collect();
-    spawn_table(p, ctx, "Abfahrten", rows);
+    spawn_table(p, ctx, "Abfahrten", rows, &[0.12, 0.44, 0.14, 0.18, 0.12]);
 }
 
 fn spawn_sensors(
@@ -651,7 +745,7 @@ fn spawn_sensors(
     stations: &[String],
     quantities: &[Quantity],
 ) {
-    let rows: Vec<[String; 4]> = quantities
+    let rows: Vec<Vec<Cell>> = quantities
         .iter()
         .filter_map(|q| {
             let r = ctx
@@ -673,35 +767,88 @@ fn spawn_sensors(
                 Some(Trend::Steady) => "→",
                 None => "",
             };
-            let class = match r.class {
-                Some(AirQualityClass::SehrGut) => "sehr gut",
-                Some(AirQualityClass::Gut) => "gut",
-                Some(AirQualityClass::Maessig) => "mäßig",
-                Some(AirQualityClass::Schlecht) => "schlecht",
-                Some(AirQualityClass::SehrSchlecht) => "sehr schlecht",
-                None => "",
+            let (class, colour) = match r.class {
+                Some(AirQualityClass::SehrGut) => ("sehr gut", colours::AQ[0]),
+                Some(AirQualityClass::Gut) => ("gut", colours::AQ[1]),
+                Some(AirQualityClass::Maessig) => ("mäßig", colours::AQ[2]),
+                Some(AirQualityClass::Schlecht) => ("schlecht", colours::AQ[3]),
+                Some(AirQualityClass::SehrSchlecht) => ("sehr schlecht", colours::AQ[4]),
+                None => ("", palette::MUTED),
             };
             let value = format!("{:.1}", r.value).replace('.', ",");
-            Some([
-                q.label_de().to_owned(),
-                format!("{value} {} {trend}", q.unit()),
-                if stale {
-                    "veraltet".into()
-                } else {
-                    class.into()
-                },
-                String::new(),
-            ])
+            // An old value is greyed and marked, its class no longer claimed.
+            Some(if stale {
+                vec![
+                    (q.label_de().to_owned(), palette::MUTED),
+                    (format!("{value} {}", q.unit()), palette::MUTED),
+                    ("⚠ veraltet".into(), colours::WARN),
+                ]
+            } else {
+                vec![
+                    (q.label_de().to_owned(), palette::TEXT),
+                    (format!("{value} {} {trend}", q.unit()), palette::TEXT),
+                    (class.into(), colour),
+                ]
+            })
         })
         .collect();
-    spawn_table(p, ctx, "Messwerte", rows);
+    spawn_table(p, ctx, "Messwerte", rows, &[0.4, 0.35, 0.25]);
 }
 
-/// A heading and rows of up to four columns, or "keine Daten".
-fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec<[String; 4]>) {
+/// A table cell: text and colour.
+type Cell = (String, Color);
+
+/// Colours with a meaning on the panels.
+mod colours {
+    use bevy::prelude::Color;
+    /// Air-quality classes "sehr gut" to "sehr schlecht", after the
+    /// Umweltbundesamt's index colours, lightened for a dark background.
+    pub const AQ: [Color; 5] = [
+        Color::srgb(0.31, 0.94, 0.90),
+        Color::srgb(0.31, 0.80, 0.67),
+        Color::srgb(0.94, 0.90, 0.25),
+        Color::srgb(1.0, 0.35, 0.35),
+        Color::srgb(0.85, 0.30, 0.55),
+    ];
+    pub const GOOD: Color = Color::srgb(0.45, 0.85, 0.45);
+    pub const WARN: Color = Color::srgb(1.0, 0.76, 0.03);
+    pub const BAD: Color = Color::srgb(1.0, 0.40, 0.35);
+}
+
+/// Occupancy as filled and empty person marks, coloured by how full.
+fn occupancy(o: Option<content::live::Occupancy>) -> Cell {
+    use content::live::Occupancy as O;
+    match o {
+        Some(O::Empty) | Some(O::ManySeatsAvailable) => ("●○○".into(), colours::GOOD),
+        Some(O::FewSeatsAvailable) => ("●●○".into(), colours::WARN),
+        Some(O::StandingRoomOnly) | Some(O::Full) => ("●●●".into(), colours::BAD),
+        None => (String::new(), palette::MUTED),
+    }
+}
+
+/// A heading and rows of cells (column widths as shares), or "keine Daten".
+/// Cells do not wrap; a font size that fits the widest cell keeps every
+/// word whole.
+fn spawn_table(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    heading: &str,
+    rows: Vec<Vec<Cell>>,
+    widths: &[f32],
+) {
     let pad = ctx.base() * 0.04;
     let n = rows.len().max(3) as f32;
-    let row_px = ((ctx.size.y - 3.0 * pad) / (n + 1.5) / 1.5).min(ctx.base() * 0.07);
+    let mut row_px = ((ctx.size.y - 3.0 * pad) / (n + 1.5) / 1.5).min(ctx.base() * 0.07);
+    let inner = ctx.size.x - 2.0 * pad;
+    // Shrink until the longest cell of each column fits its share (the same
+    // average-advance estimate as `fit_font`).
+    for row in &rows {
+        for ((text, _), w) in row.iter().zip(widths) {
+            let chars = text.chars().count() as f32 + 1.0;
+            let fits = inner * w / (chars * 0.6);
+            row_px = row_px.min(fits.max(8.0));
+        }
+    }
     p.spawn((
         Node {
             width: percent(100),
@@ -727,7 +874,6 @@ fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec
             ));
             return;
         }
-        let widths = [0.14, 0.5, 0.16, 0.2];
         for row in rows {
             t.spawn(Node {
                 flex_direction: FlexDirection::Row,
@@ -735,7 +881,7 @@ fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec
                 ..default()
             })
             .with_children(|r| {
-                for (cell, w) in row.into_iter().zip(widths) {
+                for ((cell, colour), w) in row.into_iter().zip(widths) {
                     r.spawn((
                         Node {
                             width: percent(w * 100.0),
@@ -745,7 +891,7 @@ fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec
                         children![(
                             Text::new(cell),
                             ctx.fonts.regular(row_px),
-                            TextColor(palette::TEXT),
+                            TextColor(colour),
                             TextLayout::no_wrap(),
                         )],
                     ));
@@ -753,6 +899,62 @@ fn spawn_table(p: &mut ChildSpawnerCommands, ctx: &Ctx, heading: &str, rows: Vec
             });
         }
     });
+}
+
+/// Moves transitions on: waits for the new content's images, then slides it
+/// in from the right while the old content slides out (position from the
+/// elapsed time, eased), and removes the old content at the end.
+#[allow(clippy::type_complexity)]
+fn transitions(
+    mut commands: Commands,
+    assets: Res<AssetServer>,
+    mut entering: Query<(Entity, &mut Entering)>,
+    mut nodes: Query<&mut Node, With<ZoneContent>>,
+    children: Query<&Children>,
+    images: Query<&ImageNode>,
+) {
+    for (entity, mut t) in &mut entering {
+        let started = match t.started {
+            Some(s) => s,
+            None => {
+                let ready = children
+                    .iter_descendants(entity)
+                    .all(|e| match images.get(e) {
+                        Err(_) => true,
+                        Ok(n) => {
+                            assets.is_loaded_with_dependencies(&n.image)
+                                || assets.load_state(&n.image).is_failed()
+                                || assets.get_path(n.image.id()).is_none()
+                        }
+                    });
+                if !ready {
+                    continue;
+                }
+                let now = std::time::Instant::now();
+                t.started = Some(now);
+                now
+            }
+        };
+        let p = (started.elapsed().as_secs_f32() / TRANSITION.as_secs_f32()).min(1.0);
+        let eased = p * p * (3.0 - 2.0 * p);
+        let shift = t.width * eased;
+        if let Ok(mut node) = nodes.get_mut(entity) {
+            node.left = px((t.width - shift).round());
+        }
+        for &old in &t.leaving {
+            if let Ok(mut node) = nodes.get_mut(old) {
+                node.left = px(-shift.round());
+            }
+        }
+        if p >= 1.0 {
+            for &old in &t.leaving {
+                commands.entity(old).despawn();
+            }
+            commands
+                .entity(entity)
+                .remove::<(Entering, super::redraw::Animated)>();
+        }
+    }
 }
 
 fn tick_clocks(now: Res<Now>, mut last: Local<i64>, mut texts: Query<(&mut Text, &ClockText)>) {

@@ -140,6 +140,8 @@ fn case(name: &'static str, size: (u32, u32)) -> Case {
         size: Some(size),
         alerts: Vec::new(),
         pairing_code: None,
+        fullscreen: false,
+        live: Vec::new(),
     };
     Case { name, dir, opts }
 }
@@ -360,4 +362,136 @@ fn pairing_screen() {
     c.opts.has_token = false;
     c.opts.pairing_code = Some("482915".into());
     check(c);
+}
+
+fn live_data() -> Vec<content::live::LiveData> {
+    let m = |min: i64| at() + chrono::Duration::minutes(min);
+    serde_json::from_value(json!([
+        { "kind": "sensors", "readings": [
+            { "station": "s1", "quantity": "pm10", "value": 12.3, "measured_at": m(-5), "trend": "steady", "class": "gut" },
+            { "station": "s1", "quantity": "no2", "value": 61.0, "measured_at": m(-5), "trend": "rising", "class": "schlecht" },
+            { "station": "s1", "quantity": "o3", "value": 88.0, "measured_at": m(-5), "class": "maessig" },
+            { "station": "s2", "quantity": "temperature", "value": 4.5, "measured_at": m(-300), "trend": "falling" },
+        ]},
+        { "kind": "departures", "stop_id": "kaarst-rathaus", "as_of": m(0), "departures": [
+            { "line": "S28", "destination": "Düsseldorf Hbf", "planned": m(3), "expected": m(3), "occupancy": "many_seats_available" },
+            { "line": "854", "destination": "Neuss Hbf", "planned": m(6), "expected": m(8), "occupancy": "few_seats_available" },
+            { "line": "S28", "destination": "Mettmann Stadtwald", "planned": m(9), "cancelled": true },
+            { "line": "830", "destination": "Büttgen Bahnhof", "planned": m(14), "expected": m(21), "occupancy": "full" },
+            { "line": "S28", "destination": "Düsseldorf Hbf", "planned": m(23) },
+        ]},
+    ]))
+    .unwrap()
+}
+
+/// Air-quality colours, a stale reading, delays, a cancellation and occupancy.
+#[test]
+fn live_panels_landscape() {
+    let mut c = case("live_panels_landscape", (1920, 1080));
+    let zones = json!([
+        { "name": "sensors", "x": 0.0, "y": 0.0, "width": 50.0, "height": 100.0 },
+        { "name": "transit", "x": 50.0, "y": 0.0, "width": 50.0, "height": 100.0 },
+    ]);
+    c.opts.manifest = Some(manifest(
+        1920,
+        1080,
+        zones,
+        json!({ "sensors": one(1), "transit": one(2) }),
+        vec![
+            item(
+                1,
+                json!({ "type": "sensor_panel", "quantities": ["pm10", "no2", "o3", "temperature"] }),
+            ),
+            item(2, json!({ "type": "transit_board", "max_rows": 5 })),
+        ],
+        vec![],
+    ));
+    c.opts.live = live_data();
+    check(c);
+}
+
+/// Pumps updates of an offscreen app (the running player's output) and
+/// returns how many frames were drawn in the last `n`.
+fn drawn_in(app: &mut bevy::prelude::App, n: u32) -> u64 {
+    let before = app
+        .world()
+        .resource::<player::app::redraw::Frames>()
+        .rendered;
+    for _ in 0..n {
+        app.update();
+    }
+    app.world()
+        .resource::<player::app::redraw::Frames>()
+        .rendered
+        - before
+}
+
+fn offscreen_app(opts: &AppOptions) -> bevy::prelude::App {
+    let mut app = player::bevy_app(opts, player::app::Output::Offscreen);
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// A static screen draws nothing once settled; an alert is drawn in the very
+/// update it arrives in.
+#[test]
+fn static_screen_draws_no_frames_and_an_alert_draws_at_once() {
+    let mut c = case("reactive_static", (1280, 720));
+    c.opts.manifest = Some(manifest(
+        1280,
+        720,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![announcement(1, None)],
+        vec![],
+    ));
+    let mut app = offscreen_app(&c.opts);
+    // Settle: pipelines, fonts, layout.
+    drawn_in(&mut app, 10);
+    assert_eq!(drawn_in(&mut app, 20), 0, "a static screen drew frames");
+    app.world_mut()
+        .resource_mut::<player::app::Alerts>()
+        .0
+        .push(alert("extreme", "actual"));
+    assert_eq!(drawn_in(&mut app, 1), 1, "the alert was not drawn at once");
+    let layers = app
+        .world_mut()
+        .query::<&player::app::alert::AlertLayer>()
+        .iter(app.world())
+        .count();
+    assert_eq!(layers, 1);
+    drawn_in(&mut app, 3);
+    assert_eq!(drawn_in(&mut app, 10), 0, "a static alert drew frames");
+}
+
+/// A ticker on the wall clock moves, so every update draws.
+#[test]
+fn a_ticker_draws_every_frame() {
+    let mut c = case("reactive_ticker", (1280, 720));
+    let now = chrono::Utc::now();
+    let mut m = manifest(
+        1280,
+        720,
+        full("main"),
+        json!({ "main": one(1) }),
+        vec![item(
+            1,
+            json!({ "type": "ticker", "text": "Straßenfest in der Neustraße", "speed_px_per_s": 200 }),
+        )],
+        vec![],
+    );
+    m.timeline[0].from = now - chrono::Duration::minutes(1);
+    m.timeline[0].until = now + chrono::Duration::hours(1);
+    c.opts.manifest = Some(m);
+    c.opts.at = None;
+    let mut app = offscreen_app(&c.opts);
+    drawn_in(&mut app, 5);
+    assert!(
+        app.world()
+            .resource::<player::app::redraw::Pacing>()
+            .animating
+    );
+    // Each update takes milliseconds, the ticker moves 200 px a second.
+    assert_eq!(drawn_in(&mut app, 10), 10);
 }

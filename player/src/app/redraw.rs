@@ -1,0 +1,143 @@
+//! Reactive rendering: a frame is drawn only when something on screen
+//! changed. A full-screen UI frame costs tens of milliseconds of CPU on a
+//! software rasterizer, so an unchanged screen must cost nothing.
+//!
+//! Every update runs the logic (network events, clock, schedule); at its end
+//! [`decide`] looks for damage (UI components added, changed or removed,
+//! images loaded, the window resized) and switches the camera on for this
+//! frame only if there is any. An inactive camera is not extracted: nothing
+//! is rasterized, and a window keeps its last presented frame (Bevy acquires
+//! no swap-chain texture for a window no active camera targets).
+//!
+//! How often updates run is [`Pacing`]'s business: at the output frame rate
+//! while something animates (tickers, transitions, video: entities marked
+//! [`Animated`]), otherwise only once a second or when the network wakes the
+//! loop. The runners (the winit window in `lib.rs`'s `run`, or the offscreen
+//! loop) read [`Pacing::animating`] after each update.
+
+use bevy::prelude::*;
+use bevy::text::TextLayoutInfo;
+use bevy::ui::{ComputedNode, UiGlobalTransform};
+use bevy::window::WindowResized;
+use std::time::{Duration, Instant};
+
+use super::offscreen::Target;
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<Pacing>()
+        .init_resource::<Frames>()
+        .add_systems(Last, decide);
+}
+
+/// Marks an entity that changes every frame while it exists (a ticker, a
+/// transition, a video); while any exists, updates run at the frame rate.
+#[derive(Component, Debug, Default, Clone, Copy)]
+pub struct Animated;
+
+/// How the runner should pace the next update.
+#[derive(Resource, Debug, Clone)]
+pub struct Pacing {
+    /// Something moves: run the next update one frame interval after this one.
+    pub animating: bool,
+    /// The interval between frames while animating.
+    pub frame_interval: Duration,
+    /// The longest an idle loop sleeps (the clock's resolution).
+    pub idle_wait: Duration,
+    /// Frames to draw whatever the damage (start-up, screenshots).
+    pub force: u32,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            animating: false,
+            frame_interval: Duration::from_secs_f64(1.0 / 30.0),
+            idle_wait: Duration::from_secs(1),
+            // The first frames draw unconditionally: pipelines, fonts and the
+            // window's first present settle there.
+            force: 3,
+        }
+    }
+}
+
+/// Counts of what the loop did, for heartbeats and benchmarks.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Frames {
+    /// Updates run (logic).
+    pub updates: u64,
+    /// Frames drawn (the camera was active).
+    pub rendered: u64,
+    /// When the last frame was drawn.
+    pub last_rendered: Option<Instant>,
+    /// When the first frame with content was drawn (see [`Frames::content`]).
+    pub first_content: Option<Instant>,
+    /// Whether the last drawn frame had a zone or screen layer with content.
+    pub content: bool,
+}
+
+/// Asks for the next frame to be drawn whatever the damage.
+pub fn force_redraw(world: &mut World) {
+    world.resource_mut::<Pacing>().force = world.resource::<Pacing>().force.max(1);
+}
+
+type Damaged = Or<(
+    Changed<Node>,
+    Changed<ComputedNode>,
+    Changed<UiGlobalTransform>,
+    Changed<Text>,
+    Changed<TextColor>,
+    Changed<TextFont>,
+    Changed<TextLayoutInfo>,
+    Changed<BackgroundColor>,
+    Changed<ImageNode>,
+    Changed<Visibility>,
+    Changed<ZIndex>,
+    Changed<GlobalZIndex>,
+)>;
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    target: Option<Res<Target>>,
+    mut cameras: Query<&mut Camera>,
+    mut pacing: ResMut<Pacing>,
+    mut frames: ResMut<Frames>,
+    damaged: Query<(), Damaged>,
+    animated: Query<(), With<Animated>>,
+    content: Query<(), With<super::zones::ZoneBox>>,
+    mut removed: RemovedComponents<ComputedNode>,
+    mut images: MessageReader<AssetEvent<Image>>,
+    mut resized: MessageReader<WindowResized>,
+) {
+    frames.updates += 1;
+    let removed = removed.read().count() > 0;
+    // Only loads and edits of images matter; the count drains the reader.
+    let images = images
+        .read()
+        .filter(|e| {
+            matches!(
+                e,
+                AssetEvent::LoadedWithDependencies { .. } | AssetEvent::Modified { .. }
+            )
+        })
+        .count()
+        > 0;
+    let resized = resized.read().count() > 0;
+    let draw = pacing.force > 0 || removed || images || resized || !damaged.is_empty();
+    pacing.force = pacing.force.saturating_sub(1);
+    pacing.animating = !animated.is_empty();
+    let Some(target) = target else { return };
+    if let Ok(mut camera) = cameras.get_mut(target.camera)
+        && camera.is_active != draw
+    {
+        camera.is_active = draw;
+    }
+    if draw {
+        let now = Instant::now();
+        frames.rendered += 1;
+        frames.last_rendered = Some(now);
+        frames.content = !content.is_empty();
+        if frames.content && frames.first_content.is_none() {
+            frames.first_content = Some(now);
+        }
+    }
+}
