@@ -65,6 +65,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
             }
             let tx = c.transaction()?;
             seed_into(&tx)?;
+            // The next council meeting with its agenda (one item closed).
+            crate::council::demo::seed(&tx, chrono::Utc::now())?;
             crate::audit::record(&tx, "demo", "demo.seed", "database", serde_json::json!({}))?;
             tx.commit()?;
             Ok(true)

@@ -17,6 +17,7 @@
 
 pub mod archive;
 pub mod commands;
+pub mod demo;
 pub mod files;
 pub mod link;
 pub mod live;

@@ -1314,6 +1314,34 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     )
     .await;
 
+    // A chapter event (e.g. from the broadcaster's own CLI) moves the live
+    // state; an undecodable frame is answered with an error, which also tells
+    // us the reader has handled everything before it.
+    send(
+        &mut ws,
+        &BroadcasterMessage::Chapter(broadcast::ChapterEvent {
+            meeting_id: id.to_string(),
+            offset_ms: 600_000,
+            at: chrono::Utc::now(),
+            kind: broadcast::ChapterKind::Item {
+                number: "2".into(),
+                title: "Haushaltssatzung 2027".into(),
+                public: true,
+            },
+        }),
+    )
+    .await;
+    ws.send(tokio_tungstenite::tungstenite::Message::text("kein json"))
+        .await
+        .unwrap();
+    match next_command(&mut ws).await {
+        ServerCommand::Error { message } => assert!(message.contains("JSON"), "{message}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let state = live(&server).await;
+    assert_eq!(state["item"]["title"], "Haushaltssatzung 2027");
+    assert_eq!(state["closed"], false);
+
     let (status, stopped) = server
         .call(
             Method::POST,
@@ -1456,5 +1484,18 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_has_a_council_meeting_with_a_closed_item() {
+    let server = TestServer::start().await;
+    assert!(control_server::demo::seed(&server.state).await.unwrap());
+    let all = meetings(&server).await;
+    assert_eq!(all.len(), 1);
+    let items = all[0]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert_eq!(items.iter().filter(|i| i["public"] == false).count(), 1);
+    assert_eq!(live(&server).await["next"]["id"], all[0]["id"]);
     server.stop().await;
 }
