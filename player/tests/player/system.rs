@@ -464,13 +464,43 @@ impl PlayerProcess {
     /// Starts the player binary headless on `dir`, talking to the relay; its
     /// output goes to `log` in `dir`'s parent (a restart appends).
     fn start(relay: &Relay, dir: &std::path::Path, log: &str) -> PlayerProcess {
+        let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_player"));
+        PlayerProcess::start_with(cmd, relay, dir, log)
+    }
+
+    /// The same, as a process that may write no file larger than
+    /// `max_file_bytes` (RLIMIT_FSIZE): a full disk, as far as one file
+    /// goes, with the kernel's real EFBIG. SIGXFSZ is ignored (by the shell,
+    /// inherited across exec) so a write fails instead of killing the player.
+    fn start_limited(
+        relay: &Relay,
+        dir: &std::path::Path,
+        log: &str,
+        max_file_bytes: u64,
+    ) -> PlayerProcess {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"trap "" XFSZ; exec prlimit --fsize="$0" -- "$@""#)
+            .arg(max_file_bytes.to_string())
+            .arg(env!("CARGO_BIN_EXE_player"))
+            // Mesa's shader cache would hit the same limit; it is not the point.
+            .env("MESA_SHADER_CACHE_DISABLE", "true");
+        PlayerProcess::start_with(cmd, relay, dir, log)
+    }
+
+    fn start_with(
+        mut cmd: std::process::Command,
+        relay: &Relay,
+        dir: &std::path::Path,
+        log: &str,
+    ) -> PlayerProcess {
         let log = dir.parent().unwrap().join(log);
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_player"))
+        let child = cmd
             .arg("--headless")
             .arg("--server")
             .arg(format!("http://{}", relay.addr))
@@ -948,4 +978,81 @@ async fn a_player_killed_while_caching_restarts_from_its_cache() {
     );
     assert!(partial_files(&dir).is_empty());
     assert!(player.child.try_wait().unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_reported_and_the_player_keeps_playing() {
+    let server = ServerProcess::start_with(ServerOptions {
+        args: vec!["--heartbeat-s".into(), "1".into()],
+        ..Default::default()
+    });
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let relay = Relay::start(server.addr()).await;
+    let display = api
+        .create_display(&display_json("Kaarst Holzbüttgen Markt"))
+        .await
+        .unwrap();
+    let token = api.display_token(display).await.unwrap();
+    let a = upload(&api, "a.png", png([0, 120, 60])).await;
+    let item_a = image_item(&api, "A", &a).await;
+    let schedule = api
+        .create_schedule(
+            "Plan",
+            json!([{ "kind": "display", "value": display }]),
+            &[item_a],
+        )
+        .await
+        .unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    Store::open(&dir).unwrap().save_token(&token).unwrap();
+
+    // No file over 600 kB: the database and A fit, B (about 1 MB) does not.
+    let mut player = PlayerProcess::start_limited(&relay, &dir, "player.log", 600_000);
+    let first = eventually(T, "the player to play manifest A", || async {
+        Ok(live_health(&api, display)
+            .await
+            .and_then(|h| h["manifest_version"].as_u64()))
+    })
+    .await;
+    let big = noise_png(600, 600, 9);
+    assert!(big.len() > 1_000_000);
+    let b = upload(&api, "b.png", big).await;
+    let item_b = image_item(&api, "B", &b).await;
+    replace_entries(&api, schedule, &[item_a, item_b]).await;
+
+    let health = eventually(T, "the full disk to be reported", || async {
+        let Some(h) = live_health(&api, display).await else {
+            return Ok(None);
+        };
+        let full = h["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str())
+            .any(|p| p.contains("disk full") && p.contains(&b.sha256));
+        Ok(full.then_some(h))
+    })
+    .await;
+    // It keeps playing what it has, and nothing half-written is left.
+    assert_eq!(health["manifest_version"], json!(first));
+    assert_eq!(health["cache"]["assets_missing"], json!(1));
+    assert!(partial_files(&dir).is_empty());
+    assert!(!dir.join("cache").join(&b.sha256).exists());
+    eventually(T, "a heartbeat still playing A", || async {
+        let Some(h) = live_health(&api, display).await else {
+            return Ok(None);
+        };
+        let playing_a = h["now_playing"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["item"] == json!(item_a));
+        Ok(playing_a.then_some(()))
+    })
+    .await;
+    assert!(
+        player.child.try_wait().unwrap().is_none(),
+        "the player died"
+    );
 }
