@@ -495,3 +495,50 @@ fn a_ticker_draws_every_frame() {
     // Each update takes milliseconds, the ticker moves 200 px a second.
     assert_eq!(drawn_in(&mut app, 10), 10);
 }
+
+fn zone_contents(app: &mut bevy::prelude::App) -> usize {
+    app.world_mut()
+        .query::<&player::app::zones::ZoneContent>()
+        .iter(app.world())
+        .count()
+}
+
+/// The next item slides in while the old one is still there (both on screen:
+/// no blank frame), every frame of the slide is drawn, and then the old one
+/// is gone and drawing stops.
+#[test]
+fn a_new_item_slides_in_over_the_old_one() {
+    let mut c = case("transition", (1280, 720));
+    c.opts.manifest = Some(manifest(
+        1280,
+        720,
+        full("main"),
+        json!({ "main": { "entries": [
+            { "item": 1, "duration_s": 600, "schedule": 1 },
+            { "item": 2, "duration_s": 600, "schedule": 1 },
+        ] } }),
+        vec![announcement(1, None), item(2, json!({ "type": "clock" }))],
+        vec![],
+    ));
+    let mut app = offscreen_app(&c.opts);
+    drawn_in(&mut app, 5);
+    assert_eq!(zone_contents(&mut app), 1);
+    app.world_mut().resource_mut::<player::app::Now>().fixed =
+        Some(at() + chrono::Duration::seconds(600));
+    let start = std::time::Instant::now();
+    assert_eq!(drawn_in(&mut app, 1), 1);
+    assert_eq!(zone_contents(&mut app), 2, "old and new are both there");
+    let mut updates = 0;
+    while zone_contents(&mut app) == 2 {
+        assert!(start.elapsed() < crate::T, "the transition never ended");
+        assert_eq!(drawn_in(&mut app, 1), 1, "a frame of the slide was skipped");
+        updates += 1;
+    }
+    assert!(
+        start.elapsed() >= player::app::zones::TRANSITION,
+        "ended early"
+    );
+    assert!(updates > 1);
+    drawn_in(&mut app, 2);
+    assert_eq!(drawn_in(&mut app, 5), 0, "drawing did not stop");
+}
