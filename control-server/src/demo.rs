@@ -55,6 +55,8 @@ const SQUARES: [(&str, f64, f64, &str, &str); 5] = [
 ];
 
 /// Seeds the demo into an empty database; returns false if data existed.
+/// Either way, the demo's lamp-post sensors get a new reading every ten
+/// minutes while the process runs (`civic::demo::keep_live`).
 pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     let seeded = state
         .db
@@ -65,6 +67,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
             }
             let tx = c.transaction()?;
             seed_into(&tx)?;
+            // Sensors with three days of readings and a timetable for the squares' stops.
+            crate::civic::demo::seed(&tx, chrono::Utc::now())?;
             // The next council meeting with its agenda (one item closed).
             crate::council::demo::seed(&tx, chrono::Utc::now())?;
             crate::audit::record(&tx, "demo", "demo.seed", "database", serde_json::json!({}))?;
@@ -75,6 +79,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     if seeded {
         tracing::info!("seeded the Kaarst demo data");
     }
+    tokio::spawn(crate::civic::demo::keep_live(state.clone()));
     Ok(seeded)
 }
 

@@ -694,3 +694,82 @@ async fn the_realtime_poller_keeps_the_last_good_feed_when_the_source_fails() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_shows_sensor_readings_and_departures_at_every_square() {
+    let server = TestServer::start().await;
+    assert!(control_server::demo::seed(&server.state).await.unwrap());
+    let now = chrono::Utc::now();
+    let (_, displays) = server.call(Method::GET, "/api/displays", None).await;
+    let displays = displays.as_array().unwrap().clone();
+    assert_eq!(displays.len(), 5);
+    // Every square's stop has departures at any hour (night buses included).
+    for d in &displays {
+        let stop = d["transit_stops"][0]["id"].as_str().unwrap();
+        for h in (0..24).step_by(2) {
+            let at = (now + chrono::Duration::hours(h))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let b = board(&server, stop, &at).await;
+            assert!(
+                !b["departures"].as_array().unwrap().is_empty(),
+                "{} at {at}: {b}",
+                d["name"]
+            );
+        }
+    }
+    // Five lamp posts, seven quantities each, all current.
+    let (_, body) = server
+        .call(Method::GET, "/api/sensors/readings", None)
+        .await;
+    let readings = body["readings"].as_array().unwrap();
+    assert_eq!(readings.len(), 35, "{body}");
+    assert!(readings.iter().all(|r| r["stale"] == false), "{body}");
+    // Three days of history, hourly once downsampled.
+    control_server::civic::sensors::downsample(&server.state.db, now, 7)
+        .await
+        .unwrap();
+    let from = (now - chrono::Duration::days(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, history) = server
+        .call(
+            Method::GET,
+            &format!("/api/sensors/demo-laterne-vorst/history?quantity=pm10&from={from}&to={to}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let hours = history["hourly"].as_array().map_or(0, Vec::len);
+    assert!(hours >= 70, "{history}");
+
+    // A player on a square gets its departures and its area's readings pushed.
+    let id = displays[0]["id"].as_i64().unwrap();
+    let (_, body) = server
+        .call(Method::POST, &format!("/api/displays/{id}/token"), None)
+        .await;
+    let mut player = WsPlayer::online(&server, body["token"].as_str().unwrap()).await;
+    let s = &server.state;
+    assert!(
+        control_server::civic::transit::refresh(s, now)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let deps = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Departures { departures, .. }) => Some(departures),
+            _ => None,
+        })
+        .await;
+    assert!(!deps.is_empty());
+    control_server::civic::sensors::resync(&s.db, &s.hub, &s.sensors, now)
+        .await
+        .unwrap();
+    let readings = player
+        .expect(|m| match m {
+            ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+            _ => None,
+        })
+        .await;
+    assert_eq!(readings.len(), 35);
+    server.stop().await;
+}
