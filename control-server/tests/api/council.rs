@@ -1123,6 +1123,15 @@ async fn next_command(ws: &mut Ws) -> ServerCommand {
 }
 
 async fn connect(server: &TestServer, token: &str) -> Ws {
+    connect_running(server, token, None).await
+}
+
+/// Connects and says hello, optionally reporting a session already running.
+async fn connect_running(
+    server: &TestServer,
+    token: &str,
+    session: Option<broadcast::RunningSession>,
+) -> Ws {
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/ws/broadcaster", server.addr))
             .await
@@ -1133,7 +1142,7 @@ async fn connect(server: &TestServer, token: &str) -> Ws {
             protocol: broadcast::BROADCAST_PROTOCOL_VERSION,
             broadcaster_version: "test".into(),
             token: token.into(),
-            session: None,
+            session,
         }),
     )
     .await;
@@ -1497,5 +1506,123 @@ async fn the_demo_has_a_council_meeting_with_a_closed_item() {
     assert_eq!(items.len(), 6);
     assert_eq!(items.iter().filter(|i| i["public"] == false).count(), 1);
     assert_eq!(live(&server).await["next"]["id"], all[0]["id"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_broadcaster_is_brought_up_to_date_and_replaces_its_old_socket() {
+    let server = TestServer::start().await;
+    let (_, created) = server
+        .call(
+            Method::POST,
+            "/api/council/broadcasters",
+            Some(json!({ "name": "Ratssaal" })),
+        )
+        .await;
+    let token = created["token"].as_str().unwrap().to_owned();
+    let m = create_meeting(&server, "Sitzung des Rates", "2026-12-08T17:00:00+01:00").await;
+    let id = m["id"].as_i64().unwrap();
+    let closed_item = m["items"][2]["id"].as_i64().unwrap();
+    // The session runs on while no broadcaster is connected.
+    for (path, body) in [
+        ("start", None),
+        ("goto", Some(json!({ "item_id": closed_item }))),
+    ] {
+        let (status, r) = server
+            .call(
+                Method::POST,
+                &format!("/api/council/meetings/{id}/{path}"),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["delivered"], 0);
+    }
+    // It comes back saying it is live for this meeting: the slate first, then the item.
+    let mut first = connect_running(
+        &server,
+        &token,
+        Some(broadcast::RunningSession {
+            meeting_id: id.to_string(),
+            started_at: chrono::Utc::now(),
+            item: Some("1".into()),
+        }),
+    )
+    .await;
+    assert!(matches!(
+        next_command(&mut first).await,
+        ServerCommand::Welcome { .. }
+    ));
+    assert!(matches!(
+        next_command(&mut first).await,
+        ServerCommand::ClosedPart { closed: true, .. }
+    ));
+    assert!(matches!(
+        next_command(&mut first).await,
+        ServerCommand::GoToItem { number, .. } if number == "3"
+    ));
+
+    // The same token again: the newer connection wins, the old one is closed.
+    let mut second = connect(&server, &token).await;
+    assert!(matches!(
+        next_command(&mut second).await,
+        ServerCommand::Welcome { .. }
+    ));
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match first.next().await {
+                None | Some(Err(_)) => return,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the replaced connection is closed");
+    let (status, r) = server
+        .call(
+            Method::POST,
+            &format!("/api/council/meetings/{id}/next"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["delivered"], 1);
+    assert!(matches!(
+        next_command(&mut second).await,
+        ServerCommand::GoToItem { number, .. } if number == "4"
+    ));
+    assert!(matches!(
+        next_command(&mut second).await,
+        ServerCommand::ClosedPart { closed: false, .. }
+    ));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_configured_oparl_poll_imports_without_being_asked() {
+    let (addr, _) = oparl_server().await;
+    let server = TestServer::start_with(|c| {
+        c.council.oparl_url = Some(format!("http://{addr}/oparl/v1/system"));
+        c.council.oparl_poll_s = 3600;
+    })
+    .await;
+    // The poll's first round runs at start; wait for its result, not a fixed time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = server
+            .call(Method::GET, "/api/council/meetings", None)
+            .await;
+        if list.as_array().is_some_and(|l| l.len() == 3) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poll imported nothing within 10 s: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let actions = audit_actions(&server).await;
+    assert!(actions.iter().any(|a| a == "council.import"));
     server.stop().await;
 }
