@@ -126,19 +126,23 @@ fn build_layout(
     commands
         .spawn((
             ZoneLayer { version },
+            // No background: the camera clears to the same colour, and every
+            // full-screen quad costs a pass over all pixels on a software
+            // rasterizer.
             Node {
                 width: percent(100),
                 height: percent(100),
                 ..default()
             },
-            BackgroundColor(palette::BACKGROUND),
         ))
         .with_children(|layer| {
             let mut zones = zones;
             zones.sort_by_key(|z| z.z);
-            for zone in zones {
+            for (i, zone) in zones.iter().enumerate() {
                 let size = Vec2::new(w * zone.width / 100.0, h * zone.height / 100.0);
-                layer.spawn((
+                // Only a zone over another one needs its own background.
+                let covers = zones[..i].iter().any(|below| overlap(below, zone));
+                let mut e = layer.spawn((
                     ZoneBox {
                         name: zone.name.clone(),
                         size,
@@ -146,12 +150,19 @@ fn build_layout(
                         drawn: false,
                         shown: None,
                     },
-                    zone_node(&zone),
+                    zone_node(zone),
                     ZIndex(zone.z),
-                    BackgroundColor(palette::BACKGROUND),
                 ));
+                if covers {
+                    e.insert(BackgroundColor(palette::BACKGROUND));
+                }
             }
         });
+}
+
+/// Whether two zones share any area.
+fn overlap(a: &Zone, b: &Zone) -> bool {
+    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
 }
 
 fn zone_node(z: &Zone) -> Node {
