@@ -150,6 +150,36 @@ async fn nan_and_absurd_values_are_refused_with_422() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Each refusal shows in the feed-health view under the station; a good
+    // batch afterwards clears it and keeps the error for reference.
+    let feed = |feeds: &Value| {
+        feeds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "sensor:s1")
+            .cloned()
+            .expect("sensor:s1 in the feed-health view")
+    };
+    let (_, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    let f = feed(&feeds);
+    assert_eq!(
+        (f["ok"].clone(), f["kind"].clone()),
+        (json!(false), json!("sensor_push"))
+    );
+    assert!(
+        f["last_error"].as_str().unwrap().contains("in the future"),
+        "{f}"
+    );
+    let (status, _) = push(
+        &server,
+        &token,
+        json!([{ "quantity": "pm10", "value": 5.0 }]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, feeds) = server.call(Method::GET, "/api/feeds", None).await;
+    assert_eq!(feed(&feeds)["ok"], true);
     server.stop().await;
 }
 

@@ -226,6 +226,42 @@ async fn sensor_for_token(s: &AppState, headers: &HeaderMap) -> ApiResult<String
     .await
 }
 
+/// The feed-health kind of a station that pushes its own readings.
+const PUSH_KIND: &str = "sensor_push";
+
+/// Normalises a pushed batch; all or nothing: one bad value refuses the
+/// batch, naming it.
+fn validate(
+    readings: Vec<PushReading>,
+    now: DateTime<Utc>,
+    raw_days: u32,
+) -> Result<Vec<Normalised>, ApiError> {
+    let oldest = now - chrono::Duration::days(i64::from(raw_days));
+    let mut ok = Vec::with_capacity(readings.len());
+    for (i, r) in readings.into_iter().enumerate() {
+        let value = r.value.unwrap_or(f64::NAN);
+        let v = normalise(r.quantity, value, r.unit.as_deref())
+            .map_err(|e| ApiError::Invalid(format!("readings[{i}]: {e}")))?;
+        let at = r.measured_at.unwrap_or(now);
+        if at > now + chrono::Duration::seconds(CLOCK_SKEW_S) {
+            return Err(ApiError::Invalid(format!(
+                "readings[{i}]: measured_at {at} is in the future"
+            )));
+        }
+        if at < oldest {
+            return Err(ApiError::Invalid(format!(
+                "readings[{i}]: measured_at {at} is older than the {raw_days} days kept"
+            )));
+        }
+        ok.push(Normalised {
+            quantity: r.quantity,
+            value: v,
+            measured_at: at,
+        });
+    }
+    Ok(ok)
+}
+
 async fn push(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -238,32 +274,25 @@ async fn push(
         )));
     }
     let now = Utc::now();
-    let oldest = now - chrono::Duration::days(i64::from(s.sensors.raw_days));
-    let mut ok = Vec::with_capacity(req.readings.len());
-    // All or nothing: one bad value refuses the batch, naming it.
-    for (i, r) in req.readings.into_iter().enumerate() {
-        let value = r.value.unwrap_or(f64::NAN);
-        let v = normalise(r.quantity, value, r.unit.as_deref())
-            .map_err(|e| ApiError::Invalid(format!("readings[{i}]: {e}")))?;
-        let at = r.measured_at.unwrap_or(now);
-        if at > now + chrono::Duration::seconds(CLOCK_SKEW_S) {
-            return Err(ApiError::Invalid(format!(
-                "readings[{i}]: measured_at {at} is in the future"
-            )));
+    // A refused batch is logged and shows in the feed-health view under the
+    // station's name, like a failed poll, so a broken sensor is noticed.
+    let feed = format!("sensor:{station}");
+    let ok = match validate(req.readings, now, s.sensors.raw_days) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::warn!(station, "sensor push refused: {e}");
+            if let Err(db) =
+                crate::civic::feeds::report_error(&s.db, &feed, PUSH_KIND, &e.to_string()).await
+            {
+                tracing::error!("reporting sensor feed health failed: {db}");
+            }
+            return Err(e);
         }
-        if at < oldest {
-            return Err(ApiError::Invalid(format!(
-                "readings[{i}]: measured_at {at} is older than the {} days kept",
-                s.sensors.raw_days
-            )));
-        }
-        ok.push(Normalised {
-            quantity: r.quantity,
-            value: v,
-            measured_at: at,
-        });
-    }
+    };
     let views = super::ingest(&s.db, &s.hub, &s.sensors, &station, ok, now).await?;
+    if let Err(e) = crate::civic::feeds::report_ok(&s.db, &feed, PUSH_KIND).await {
+        tracing::error!("reporting sensor feed health failed: {e}");
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({ "station": station, "accepted": views.len(), "readings": views })),
