@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -28,6 +28,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/council/archive", get(list))
         .route("/api/council/recordings/{id}/download", get(download))
+        .route(
+            "/api/council/recordings/{id}/chapters.vtt",
+            get(chapters_vtt),
+        )
         .route("/council/archive/{id}/{*path}", get(vod_file))
         .route("/api/council/settings", get(settings).put(put_settings))
 }
@@ -308,7 +312,6 @@ struct RecordingRow {
     playlist: String,
     mp4: Option<String>,
     poster: Option<String>,
-    chapters_vtt: Option<String>,
     duration_s: Option<f64>,
     recorded_at: String,
 }
@@ -346,7 +349,6 @@ async fn list(
                         playlist: r.get(2)?,
                         mp4: r.get(3)?,
                         poster: r.get(4)?,
-                        chapters_vtt: r.get(5)?,
                         duration_s: r.get(6)?,
                         recorded_at: r.get(7)?,
                     })
@@ -365,9 +367,10 @@ async fn list(
                     poster_url: row
                         .poster
                         .map(|p| format!("/council/archive/{}/{p}", row.id)),
-                    chapters_url: row
-                        .chapters_vtt
-                        .map(|p| format!("/council/archive/{}/{p}", row.id)),
+                    // Generated from the chapters below, never the broadcaster's
+                    // file (`row.chapters_vtt`), which titles closed items.
+                    chapters_url: (!chapters.is_empty())
+                        .then(|| format!("/api/council/recordings/{}/chapters.vtt", row.id)),
                     duration_s: row.duration_s,
                     recorded_at: row.recorded_at,
                     chapters,
@@ -482,4 +485,85 @@ async fn download(
         resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+fn vtt_time(seconds: f64) -> String {
+    let ms = (seconds.max(0.0) * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// The public chapters as WebVTT: each runs to the next one (the last to the
+/// recording's end); closed parts carry only the closed-part title.
+pub fn vtt(chapters: &[PublicChapter], duration_s: Option<f64>) -> String {
+    let mut out = String::from("WEBVTT\n");
+    for (i, ch) in chapters.iter().enumerate() {
+        let end = chapters
+            .get(i + 1)
+            .map(|n| n.start_s)
+            .or(duration_s)
+            .unwrap_or(ch.start_s + 1.0)
+            .max(ch.start_s);
+        // A cue's text ends at the first blank line; titles are single-line.
+        let title = ch.title.replace(['\r', '\n'], " ");
+        out.push_str(&format!(
+            "\n{}\n{} --> {}\n{title}\n",
+            i + 1,
+            vtt_time(ch.start_s),
+            vtt_time(end)
+        ));
+    }
+    out
+}
+
+/// GET /api/council/recordings/{id}/chapters.vtt
+async fn chapters_vtt(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    public_recording(&s, id).await?;
+    let text =
+        s.db.call(move |c| {
+            let duration: Option<f64> = c.query_row(
+                "SELECT duration_s FROM council_recordings WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            Ok(vtt(&chapters_of(c, id)?, duration))
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chapters_become_webvtt_cues() {
+        let ch = |start_s: f64, title: &str| PublicChapter {
+            start_s,
+            kind: "agenda".into(),
+            title: title.into(),
+            public: true,
+        };
+        let text = vtt(
+            &[ch(0.0, "1 Eröffnung"), ch(3725.5, "2 Haushalt")],
+            Some(4000.0),
+        );
+        assert_eq!(
+            text,
+            "WEBVTT\n\n1\n00:00:00.000 --> 01:02:05.500\n1 Eröffnung\n\n2\n01:02:05.500 --> 01:06:40.000\n2 Haushalt\n"
+        );
+    }
 }

@@ -54,12 +54,22 @@ fn media_type(path: &Path) -> &'static str {
         "mp4" => "video/mp4",
         "m4a" => "audio/mp4",
         "ts" => "video/mp2t",
-        "vtt" => "text/vtt; charset=utf-8",
+        "aac" => "audio/aac",
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
-        "json" => "application/json",
         _ => "application/octet-stream",
     }
+}
+
+/// Only media is served from the live and archive directories. The
+/// broadcaster's chapter log and WebVTT file lie there too and name closed
+/// items; the public chapters come from the database instead
+/// (`/api/council/recordings/{id}/chapters.vtt`).
+fn is_media(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        "m3u8" | "m4s" | "mp4" | "m4a" | "m4v" | "ts" | "aac" | "jpg" | "jpeg" | "png"
+    )
 }
 
 fn cache_control(path: &Path, caching: Caching) -> &'static str {
@@ -74,7 +84,7 @@ fn cache_control(path: &Path, caching: Caching) -> &'static str {
 /// Serves `path` with Range support; 404 (JSON) when it is missing or a directory.
 pub async fn send(path: PathBuf, req: Request, caching: Caching) -> ApiResult<Response> {
     match tokio::fs::metadata(&path).await {
-        Ok(m) if m.is_file() => {}
+        Ok(m) if m.is_file() && is_media(&path) => {}
         _ => {
             return Err(ApiError::NotFound(format!(
                 "file {:?}",
@@ -125,5 +135,14 @@ mod tests {
         assert!(!is_safe_relative("a//b"));
         assert!(!is_safe_relative("a\\b"));
         assert!(!is_safe_relative("a/b/c/d/e"));
+    }
+
+    #[test]
+    fn chapter_logs_and_subtitles_are_not_media() {
+        assert!(is_media(Path::new("x/vod.m3u8")));
+        assert!(is_media(Path::new("x/seg-1.m4s")));
+        assert!(!is_media(Path::new("x/chapters.vtt")));
+        assert!(!is_media(Path::new("x/chapters.jsonl")));
+        assert!(!is_media(Path::new("x/README")));
     }
 }

@@ -798,8 +798,17 @@ fn vod_package(server: &TestServer, name: &str) -> PathBuf {
     std::fs::write(dir.join("seg0.m4s"), vec![2u8; 5000]).unwrap();
     let mp4: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("sitzung.mp4"), mp4).unwrap();
-    std::fs::write(dir.join("chapters.vtt"), "WEBVTT\n").unwrap();
-    std::fs::write(dir.join("chapters.jsonl"), "").unwrap();
+    // The broadcaster's own files name the closed item; they must never be served.
+    std::fs::write(
+        dir.join("chapters.vtt"),
+        "WEBVTT\n\n3\n00:15:00.000 --> 00:25:00.000\n3 Personalangelegenheiten\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("chapters.jsonl"),
+        "{\"kind\":\"item\",\"number\":\"3\",\"title\":\"Personalangelegenheiten\",\"public\":false}\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -912,6 +921,32 @@ async fn the_archive_lists_sessions_with_chapters_and_searches_public_titles() {
     assert_eq!(chapters[2]["title"], CLOSED);
     assert_eq!(chapters[2]["public"], false);
     assert!(!serde_json::to_string(&all).unwrap().contains("Personal"));
+    // The chapters as WebVTT come from the server, closed part untitled; the
+    // broadcaster's own VTT and chapter log are not served.
+    let resp = server
+        .http
+        .get(server.url(rec["chapters_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/vtt; charset=utf-8");
+    let vtt = resp.text().await.unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+    assert!(
+        vtt.contains("00:15:00.000 --> 00:25:00.000\nNichtöffentlicher Teil\n"),
+        "{vtt}"
+    );
+    assert!(!vtt.contains("Personal"), "{vtt}");
+    for file in ["chapters.vtt", "chapters.jsonl"] {
+        let resp = server
+            .http
+            .get(server.url(&format!("/council/archive/{}/{file}", rec["id"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{file}");
+    }
 
     let found = archive(&server, "baumschutz").await;
     assert_eq!(found.len(), 1);
