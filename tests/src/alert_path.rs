@@ -77,6 +77,10 @@ pub struct Args {
     /// RUST_LOG for the server (its default when absent).
     #[arg(long)]
     pub server_log: Option<String>,
+    /// Keep the real players' output in this directory (player-N.log)
+    /// instead of their temporary data directories.
+    #[arg(long)]
+    pub player_log_dir: Option<PathBuf>,
 }
 
 /// A real player process, killed when dropped; its output goes to a file
@@ -288,7 +292,13 @@ async fn bench(
             .tempdir()?;
         // The file the player keeps its token in (player::store), as if adopted.
         std::fs::write(dir.path().join("token"), &token)?;
-        let log = dir.path().join("player.log");
+        let log = match &args.player_log_dir {
+            Some(keep) => {
+                std::fs::create_dir_all(keep)?;
+                keep.join(format!("player-{i}.log"))
+            }
+            None => dir.path().join("player.log"),
+        };
         let out = std::fs::File::create(&log)?;
         let child = std::process::Command::new(player_bin)
             .arg("--headless")
