@@ -173,6 +173,8 @@ fn images_settled(world: &mut World) -> bool {
 pub struct RunOptions {
     pub server: String,
     pub data_dir: std::path::PathBuf,
+    /// Largest total size of cached assets in MiB; `None`: the disk's size.
+    pub cache_max_mb: Option<u64>,
     pub size: Option<(u32, u32)>,
     /// Frames per second while something animates.
     pub fps: f64,
@@ -196,7 +198,10 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     let manifest = store.manifest()?;
     let has_token = store.token()?.is_some();
     let net = net::spawn(
-        net::NetConfig::new(&opts.server),
+        net::NetConfig {
+            cache_max_bytes: opts.cache_max_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+            ..net::NetConfig::new(&opts.server)
+        },
         Arc::new(Mutex::new(store)),
     )
     .map_err(PlayerError::Thread)?;
@@ -222,7 +227,8 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     app.insert_resource(NetLink {
         events,
         reports: net.reports.clone(),
-    });
+    })
+    .insert_resource(app::report::Requests(net.requests.clone()));
     let log = FrameLog {
         started,
         exit_after: opts.exit_after,

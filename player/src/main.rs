@@ -42,6 +42,11 @@ struct Cli {
     /// start, until the server sends newer: benchmarks and offline demos.
     #[arg(long)]
     live: Option<PathBuf>,
+    /// Largest total size of the asset cache in MiB. What no manifest uses is
+    /// evicted, oldest first, to stay under it; a manifest that cannot fit is
+    /// refused and reported. Default: bounded by the disk alone.
+    #[arg(long, env = "PLAYER_CACHE_MAX_MB")]
+    cache_max_mb: Option<u64>,
     /// Output size WIDTHxHEIGHT; defaults to the display's resolution.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
@@ -114,6 +119,7 @@ fn main() -> anyhow::Result<()> {
     player::run(player::RunOptions {
         server: cli.server,
         data_dir: cli.data_dir,
+        cache_max_mb: cli.cache_max_mb,
         size: cli.size,
         fps: cli.fps,
         output: if cli.headless {

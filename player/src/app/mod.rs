@@ -13,6 +13,7 @@ pub mod link;
 pub mod offscreen;
 pub mod pairing;
 pub mod redraw;
+pub mod report;
 pub mod zones;
 
 use bevy::prelude::*;
@@ -173,6 +174,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             zones::plugin,
             alert::plugin,
             pairing::plugin,
+            report::plugin,
         ));
 }
 

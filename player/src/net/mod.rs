@@ -116,18 +116,38 @@ pub enum AppReport {
     Played(PlayRecord),
     /// An alert is on screen.
     AlertShown { alert_id: String, at: DateTime<Utc> },
-    /// Figures for the next heartbeat.
+    /// Figures for the next heartbeat (`fps` 0: not measured by the sender).
     Status {
         fps: f32,
         now_playing: Vec<NowPlaying>,
     },
+    /// Frames actually drawn per second, measured over the last second or so.
+    FrameRate { fps: f32 },
+    /// The current frame, for the server's screenshot request (RGBA8, row-major).
+    Screenshot {
+        width: u32,
+        height: u32,
+        rgba: Vec<u8>,
+    },
 }
+
+/// What the network side asks of the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppRequest {
+    /// The server wants a screenshot of the current frame.
+    Screenshot,
+}
+
+/// Alerts reported shown, kept to tell a reconnected server again.
+const MAX_SHOWN_KEPT: usize = 32;
 
 /// The app's ends of the channels. Dropping it stops the network thread.
 #[derive(Debug)]
 pub struct NetHandle {
     pub events: async_channel::Receiver<NetEvent>,
     pub reports: async_channel::Sender<AppReport>,
+    /// What the server asks of the app (screenshots).
+    pub requests: async_channel::Receiver<AppRequest>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -145,6 +165,7 @@ impl NetHandle {
 pub fn spawn(config: NetConfig, store: Arc<Mutex<Store>>) -> std::io::Result<NetHandle> {
     let (events_tx, events) = async_channel::unbounded();
     let (reports, reports_rx) = async_channel::unbounded();
+    let (requests_tx, requests) = async_channel::bounded(4);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(2)
@@ -154,11 +175,14 @@ pub fn spawn(config: NetConfig, store: Arc<Mutex<Store>>) -> std::io::Result<Net
     let thread = std::thread::Builder::new()
         .name("player-net".into())
         .spawn(move || {
-            runtime.block_on(Net::new(config, store, events_tx, reports_rx).run());
+            let mut net = Net::new(config, store, events_tx, reports_rx);
+            net.requests = requests_tx;
+            runtime.block_on(net.run());
         })?;
     Ok(NetHandle {
         events,
         reports,
+        requests,
         thread: Some(thread),
     })
 }
@@ -198,6 +222,10 @@ struct Net {
     problems: Vec<String>,
     /// Assets the manifest being synchronised still lacks (for heartbeats).
     missing: Arc<AtomicU32>,
+    requests: async_channel::Sender<AppRequest>,
+    /// Alerts the app drew, told again after every reconnect: the server
+    /// has no acknowledgement for "shown", and records it idempotently.
+    shown: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Net {
@@ -223,6 +251,8 @@ impl Net {
             now_playing: Vec::new(),
             problems: Vec::new(),
             missing: Arc::default(),
+            requests: async_channel::bounded(1).0,
+            shown: Vec::new(),
         }
     }
 
@@ -283,13 +313,34 @@ impl Net {
                 }
             }
             AppReport::AlertShown { alert_id, at } => {
+                if !self.shown.iter().any(|(id, _)| *id == alert_id) {
+                    self.shown.push((alert_id.clone(), at));
+                    let excess = self.shown.len().saturating_sub(MAX_SHOWN_KEPT);
+                    self.shown.drain(..excess);
+                }
+                // Offline, or the send fails: it goes out after the reconnect.
                 if let Some(ws) = ws {
                     let _ = send(ws, &PlayerMessage::AlertShown { alert_id, at }).await;
                 }
             }
             AppReport::Status { fps, now_playing } => {
-                self.fps = fps;
+                if fps > 0.0 {
+                    self.fps = fps;
+                }
                 self.now_playing = now_playing;
+            }
+            AppReport::FrameRate { fps } => self.fps = fps,
+            AppReport::Screenshot {
+                width,
+                height,
+                rgba,
+            } => {
+                tokio::spawn(upload_screenshot(
+                    self.http.clone(),
+                    self.config.server.clone(),
+                    self.store.clone(),
+                    (width, height, rgba),
+                ));
             }
         }
     }
@@ -416,6 +467,13 @@ impl Net {
                             heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             plays.reset_immediately();
                             self.emit(NetEvent::Online { display_id });
+                            let mut sent = true;
+                            for (alert_id, at) in self.shown.clone() {
+                                sent &= send(&mut ws, &PlayerMessage::AlertShown { alert_id, at }).await.is_ok();
+                            }
+                            if !sent {
+                                break Outcome::Lost { reason: "send failed".into(), was_online: true };
+                            }
                         }
                         ServerMessage::PairingCode { code, expires_at } => {
                             self.emit(NetEvent::Pairing { code, expires_at });
@@ -460,10 +518,14 @@ impl Net {
                         ServerMessage::LiveData(d) => self.emit(NetEvent::Live(d)),
                         ServerMessage::AlertStart { alert, .. } => self.emit(NetEvent::AlertStart(alert)),
                         ServerMessage::AlertCancel { alert_id, .. } => {
+                            self.shown.retain(|(id, _)| *id != alert_id);
                             self.emit(NetEvent::AlertCancel { alert_id });
                         }
                         ServerMessage::ScreenshotRequest { .. } => {
-                            tracing::info!("screenshot requested; not supported by this build yet");
+                            // Requests beyond the few waiting are the same request.
+                            if self.requests.try_send(AppRequest::Screenshot).is_err() {
+                                tracing::info!("screenshot already requested");
+                            }
                         }
                         ServerMessage::PlaysAccepted { batch } => {
                             if let Err(e) = with_store(&self.store, move |s| s.accept_batch(batch)).await {
@@ -621,4 +683,45 @@ async fn sync_manifest(
     })
     .await?;
     Ok(Some(Synced { manifest, skipped }))
+}
+
+/// Encodes the frame as PNG (off the async workers) and uploads it with
+/// `PUT /api/player/screenshot`; failures are logged, the next request retries.
+async fn upload_screenshot(
+    http: reqwest::Client,
+    base: String,
+    store: Arc<Mutex<Store>>,
+    (width, height, rgba): (u32, u32, Vec<u8>),
+) {
+    let png = tokio::task::spawn_blocking(move || {
+        let img = image::RgbaImage::from_raw(width, height, rgba)?;
+        let mut bytes = Vec::new();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .ok()?;
+        Some(bytes)
+    })
+    .await;
+    let Ok(Some(png)) = png else {
+        tracing::warn!("screenshot of {width}x{height} could not be encoded");
+        return;
+    };
+    let token = match with_store(&store, |s| s.token()).await {
+        Ok(Some(t)) => t,
+        _ => return,
+    };
+    let resp = http
+        .put(format!("{base}/api/player/screenshot"))
+        .bearer_auth(token)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => tracing::info!("screenshot uploaded"),
+        Ok(r) => tracing::warn!("screenshot upload: the server answered {}", r.status()),
+        Err(e) => tracing::warn!("screenshot upload failed: {e}"),
+    }
 }

@@ -1056,3 +1056,147 @@ async fn a_full_disk_is_reported_and_the_player_keeps_playing() {
         "the player died"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_shown_while_offline_is_reported_after_the_reconnect() {
+    let mut server = ServerProcess::start();
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let relay = Relay::start(server.addr()).await;
+    let display = api
+        .create_display(&display_json("Kaarst Kaarster See"))
+        .await
+        .unwrap();
+    let token = api.display_token(display).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.save_token(&token).unwrap();
+    let net = net::spawn(config(&relay), Arc::new(Mutex::new(store))).unwrap();
+    wait_event(&net, "welcome", |e| {
+        matches!(e, NetEvent::Online { .. }).then_some(())
+    })
+    .await;
+    let alert_id = api
+        .send_alert("Hochwasser: Keller räumen", &[KAARST_DISTRICT])
+        .await
+        .unwrap();
+    wait_event(&net, "the alert", |e| {
+        matches!(e, NetEvent::AlertStart(a) if a.id == alert_id).then_some(())
+    })
+    .await;
+
+    // The server goes away before the app has drawn the alert.
+    server.sigterm_and_wait();
+    wait_event(&net, "going offline", |e| {
+        matches!(e, NetEvent::Offline { .. }).then_some(())
+    })
+    .await;
+    let drawn_at = chrono::Utc::now();
+    net.reports
+        .send(AppReport::AlertShown {
+            alert_id: alert_id.clone(),
+            at: drawn_at,
+        })
+        .await
+        .unwrap();
+
+    server.restart();
+    relay.point_to(server.addr());
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let shown = eventually(T, "the shown receipt after the reconnect", || async {
+        let r = receipt(&api, &alert_id, display).await;
+        Ok(r["shown_at"].as_str().map(str::to_owned))
+    })
+    .await;
+    let shown = chrono::DateTime::parse_from_rfc3339(&shown).unwrap();
+    assert_eq!(
+        shown.timestamp(),
+        drawn_at.timestamp(),
+        "the time it was drawn"
+    );
+    net.stop();
+    server.sigterm_and_wait();
+}
+
+/// Share of pixels in the takeover's red.
+fn alert_red_share(png: &[u8]) -> f64 {
+    let img = image::load_from_memory(png).unwrap().to_rgb8();
+    let red = img
+        .pixels()
+        .filter(|p| p[0] > 140 && p[1] < 50 && p[2] < 70)
+        .count();
+    red as f64 / (img.width() * img.height()) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_binary_reports_frames_shown_alerts_and_screenshots() {
+    let server = ServerProcess::start_with(ServerOptions {
+        args: vec!["--heartbeat-s".into(), "1".into()],
+        ..Default::default()
+    });
+    let api = Api::admin(&server.base_url()).await.unwrap();
+    let relay = Relay::start(server.addr()).await;
+    let display = api
+        .create_display(&display_json("Kaarst Glehn"))
+        .await
+        .unwrap();
+    let token = api.display_token(display).await.unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    Store::open(&dir).unwrap().save_token(&token).unwrap();
+    let player = PlayerProcess::start(&relay, &dir, "player.log");
+
+    // Frames drawn (the idle screen's clock redraws every second) and the
+    // cache state, in the heartbeat.
+    let h = eventually(T, "a heartbeat with a frame rate", || async {
+        Ok(live_health(&api, display)
+            .await
+            .filter(|h| h["fps"].as_f64().is_some_and(|f| f > 0.0)))
+    })
+    .await;
+    assert_eq!(h["cache"]["assets_missing"], json!(0), "{h}");
+    assert!(h["cache"]["bytes"].is_u64(), "{h}");
+
+    // An alert: "shown" comes from the drawn frame.
+    let alert_id = api
+        .send_alert("Bombenentschärfung: Gebiet meiden", &[KAARST_DISTRICT])
+        .await
+        .unwrap();
+    eventually(T, "the shown receipt", || async {
+        let r = receipt(&api, &alert_id, display).await;
+        Ok(r["shown_at"].is_string().then_some(()))
+    })
+    .await;
+
+    // A screenshot on request: the current frame, the takeover in red.
+    let before = std::time::SystemTime::now();
+    let (status, v) = api
+        .post(&format!("/api/displays/{display}/screenshot"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{v}");
+    let shot = server
+        .data_dir()
+        .join("screenshots")
+        .join(format!("{display}.png"));
+    eventually(T, "the screenshot upload", || async {
+        let fresh = std::fs::metadata(&shot)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= before);
+        Ok(fresh.then_some(()))
+    })
+    .await;
+    let resp = api
+        .http
+        .get(api.url(&format!("/api/displays/{display}/screenshot")))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let png = resp.bytes().await.unwrap();
+    let img = image::load_from_memory(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (640, 360));
+    let share = alert_red_share(&png);
+    assert!(share > 0.5, "the takeover fills the frame: {share:.2} red");
+    drop(player);
+}
