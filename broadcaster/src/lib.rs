@@ -1,0 +1,51 @@
+//! The council-TV broadcaster: inputs from a config file, camera cut and
+//! picture-in-picture, live overlays, the closed-part slate, H.264/AAC into live
+//! CMAF HLS and a crash-safe archive, finalized into a VOD package; steered by the
+//! control server over WebSocket ([`content::broadcast`]).
+//!
+//! - [`config`]: the TOML file.
+//! - [`input`]: one supervised pipeline per input, feeding inter sinks.
+//! - [`program`]: the session pipeline (cut, overlays, slate, encoders, sinks).
+//! - [`encoder`]: hardware encoder probing with x264 fallback.
+//! - [`studio`]: the session state machine; [`core`]: its thread.
+//! - [`chapters`], [`recording`], [`vod`]: the archive, its sidecar log, finalizing.
+//! - [`control`]: the WebSocket client.
+//!
+//! Invariant: only [`studio`] (on the [`core`] thread) touches the program pipeline;
+//! the network side talks to it through channels, so it never blocks the stream.
+
+pub mod chapters;
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod encoder;
+pub mod input;
+pub mod program;
+pub mod recording;
+pub mod studio;
+pub mod vod;
+
+use content::broadcast::RecordingFinalized;
+use tokio::sync::watch;
+
+/// Runs the broadcaster until `shutdown` becomes true: finalizes what a crash left,
+/// connects to the control server (when configured) and carries out its commands;
+/// at shutdown the running session is stopped and its recording finalized.
+pub async fn run(
+    config: config::Config,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), studio::StudioError> {
+    let server = config.server.clone();
+    let studio = tokio::task::block_in_place(|| studio::Studio::new(config))?;
+    tracing::info!("encoder: {}", studio.encoder().factory());
+    let (core, out, thread) = core::Core::spawn(studio);
+    match server {
+        Some(s) => control::run(s.url, s.token, core, out, shutdown).await,
+        None => {
+            let _ = shutdown.wait_for(|s| *s).await;
+            let _: Option<RecordingFinalized> = core.shutdown().await;
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    Ok(())
+}

@@ -1,0 +1,565 @@
+//! Real GStreamer pipelines on test sources, a real WebSocket over loopback (this
+//! test plays the control server), real HLS read back over HTTP.
+
+use broadcaster::config::Config;
+use content::broadcast::{
+    self, AgendaItem, BroadcasterMessage, ChapterKind, RecordingFinalized, ServerCommand, Session,
+    Speaker,
+};
+use futures_util::{SinkExt, StreamExt};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+const W: u32 = 320;
+const H: u32 = 180;
+
+fn config_text(dir: &Path, server: Option<&str>, inputs: &str) -> String {
+    let server = server
+        .map(|url| format!("[server]\nurl = \"{url}\"\ntoken = \"test-token\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        "{server}[output]\nlive_dir = \"{}\"\narchive_dir = \"{}\"\n\n\
+         [video]\nwidth = {W}\nheight = {H}\nframerate = 15\nbitrate_kbps = 300\nencoder = \"x264\"\n\n\
+         [overlay]\ntown = \"Kaarst\"\n\n{inputs}",
+        dir.join("live").display(),
+        dir.join("archive").display()
+    )
+}
+
+const TEST_INPUTS: &str = "[[input]]\nname = \"totale\"\nsource = { kind = \"test\", pattern = \"smpte\" }\n\n\
+    [[input]]\nname = \"dolmetscher\"\npip = true\nsource = { kind = \"test\", pattern = \"ball\", tone_hz = 0.0 }\n";
+
+fn agenda() -> Session {
+    let item = |n: &str, t: &str, public| AgendaItem {
+        number: n.into(),
+        title: t.into(),
+        public,
+    };
+    Session {
+        meeting_id: "rat-2026-01".into(),
+        title: "Sitzung des Rates".into(),
+        agenda: vec![
+            item("1", "Eröffnung", true),
+            item("2", "Grundstücksangelegenheit", false),
+            item("3", "Haushalt 2026", true),
+        ],
+        start_item: Some("1".into()),
+        download_allowed: true,
+    }
+}
+
+/// The control server's side of `/ws/broadcaster`, one connection at a time.
+struct ControlServer {
+    url: String,
+    from: mpsc::UnboundedReceiver<BroadcasterMessage>,
+    to: mpsc::UnboundedSender<ServerCommand>,
+    next_id: u64,
+}
+
+impl ControlServer {
+    async fn start() -> ControlServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/ws/broadcaster", listener.local_addr().unwrap());
+        let (from_tx, from) = mpsc::unbounded_channel();
+        let (to, mut to_rx) = mpsc::unbounded_channel::<ServerCommand>();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    continue;
+                };
+                let Some(Ok(Message::Text(hello))) = ws.next().await else {
+                    continue;
+                };
+                let hello: BroadcasterMessage = broadcast::decode(&hello).unwrap();
+                let BroadcasterMessage::Hello(h) = &hello else {
+                    panic!("first message must be hello: {hello:?}")
+                };
+                assert_eq!(h.token, "test-token");
+                let _ = from_tx.send(hello.clone());
+                let welcome = ServerCommand::Welcome {
+                    protocol: 1,
+                    server_time: chrono::Utc::now(),
+                    status_interval_s: 1,
+                };
+                ws.send(Message::text(broadcast::encode(&welcome)))
+                    .await
+                    .unwrap();
+                loop {
+                    tokio::select! {
+                        m = ws.next() => match m {
+                            Some(Ok(Message::Text(t))) => {
+                                let _ = from_tx.send(broadcast::decode(&t).unwrap());
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                        c = to_rx.recv() => match c {
+                            Some(c) => {
+                                if ws.send(Message::text(broadcast::encode(&c))).await.is_err() {
+                                    break;
+                                }
+                            }
+                            None => return,
+                        },
+                    }
+                }
+            }
+        });
+        ControlServer {
+            url,
+            from,
+            to,
+            next_id: 1,
+        }
+    }
+
+    /// Waits (up to `timeout`) for a message `pick` accepts; others are skipped.
+    async fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut pick: impl FnMut(&BroadcasterMessage) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.from.recv()).await {
+                Ok(Some(m)) => {
+                    if let Some(t) = pick(&m) {
+                        return t;
+                    }
+                }
+                Ok(None) => panic!("server task ended while waiting for {what}"),
+                Err(_) => panic!("no {what} within {timeout:?}"),
+            }
+        }
+    }
+
+    /// Sends a command (its id filled in) and waits for its acknowledgement.
+    async fn command(&mut self, make: impl FnOnce(u64) -> ServerCommand) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let c = make(id);
+        self.to.send(c.clone()).unwrap();
+        let answer = self
+            .wait_for(Duration::from_secs(20), "command answer", |m| match m {
+                BroadcasterMessage::Ack { id: i } if *i == id => Some(Ok(())),
+                BroadcasterMessage::Rejected { id: i, reason } if *i == id => {
+                    Some(Err(reason.clone()))
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(answer, Ok(()), "command {c:?}");
+    }
+
+    async fn finalized(&mut self, timeout: Duration) -> RecordingFinalized {
+        self.wait_for(timeout, "recording_finalized", |m| match m {
+            BroadcasterMessage::RecordingFinalized(r) => Some(r.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits until the media playlist has `n` more segments than now: media time passes.
+    async fn let_media_pass(&self, playlist: &Path, segments: usize) {
+        let count = |p: &Path| {
+            std::fs::read_to_string(p)
+                .map(|t| t.matches("#EXTINF").count())
+                .unwrap_or(0)
+        };
+        let target = count(playlist) + segments;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count(playlist) < target {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not grow to {target} segments",
+                playlist.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The archive's current media playlist of the only recording in `archive`.
+fn recording_playlist(archive: &Path) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(dir) = std::fs::read_dir(archive)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+        {
+            return dir.path().join("video/video.m3u8");
+        }
+        assert!(Instant::now() < deadline, "no recording appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A decoded frame: timestamp (ms from the first frame) and RGB pixels.
+struct Frame {
+    ms: u64,
+    /// The stream's own timestamp, to line other tracks up with.
+    pts_ms: u64,
+    rgb: Vec<u8>,
+}
+
+/// Decodes every video frame of `uri` to RGB, with timestamps relative to the first.
+fn decode_video(description_head: &str) -> Vec<Frame> {
+    let pipeline = gst::parse::launch(&format!(
+        "{description_head} ! videoconvert ! video/x-raw,format=RGB,width={W},height={H} ! appsink name=out sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    let mut first = None;
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        let pts = buffer.pts().unwrap().mseconds();
+        let first = *first.get_or_insert(pts);
+        let map = buffer.map_readable().unwrap();
+        frames.push(Frame {
+            ms: pts - first,
+            pts_ms: pts,
+            rgb: map.to_vec(),
+        });
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(error.is_none(), "decoding failed: {error:?}");
+    frames
+}
+
+/// Audio peaks per 20 ms block: (ms from first sample, peak amplitude 0..1).
+/// `origin_ms` is the video's first timestamp, so both tracks share one timeline.
+fn decode_audio_peaks(description_head: &str, origin_ms: u64) -> Vec<(i64, f32)> {
+    let pipeline = gst::parse::launch(&format!(
+        "{description_head} ! audioconvert ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=out sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut samples: Vec<f32> = Vec::new();
+    let mut first = None;
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        first.get_or_insert(buffer.pts().unwrap().mseconds());
+        let map = buffer.map_readable().unwrap();
+        samples.extend(
+            map.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let start = first.unwrap() as i64 - origin_ms as i64;
+    samples
+        .chunks(960)
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                start + i as i64 * 20,
+                c.iter().fold(0f32, |m, s| m.max(s.abs())),
+            )
+        })
+        .collect()
+}
+
+fn is_slate(f: &Frame) -> bool {
+    let slate = broadcaster::program::SLATE_RGB;
+    // Corners and edges: where the program has its overlays and the slate has none.
+    let points = [(6, 6), (W - 7, 6), (6, H - 7), (W - 7, H - 7), (W / 2, 10)];
+    points.iter().all(|&(x, y)| {
+        let i = ((y * W + x) * 3) as usize;
+        (0..3).all(|c| (f.rgb[i + c] as i32 - slate[c] as i32).abs() <= 24)
+    })
+}
+
+/// Serves `root` over HTTP/1.1, as a web server in front of the HLS directory would.
+async fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let root = root.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = vec![0u8; 8192];
+                let mut have = 0;
+                loop {
+                    let Ok(n) = stream.read(&mut buf[have..]).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    have += n;
+                    let text = String::from_utf8_lossy(&buf[..have]).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let file = root.join(path.trim_start_matches('/'));
+                    let response = match tokio::fs::read(&file).await {
+                        Ok(body) => {
+                            let mut r = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nCache-Control: no-cache\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            r.extend(body);
+                            r
+                        }
+                        Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                    };
+                    if stream.write_all(&response).await.is_err() {
+                        return;
+                    }
+                    buf.copy_within(end + 4..have, 0);
+                    have -= end + 4;
+                }
+            });
+        }
+    });
+    base
+}
+
+fn init() {
+    broadcaster::studio::init_gstreamer().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_session_streams_records_and_hides_the_closed_part() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ControlServer::start().await;
+    let config = Config::parse(
+        &config_text(dir.path(), Some(&server.url), TEST_INPUTS),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(broadcaster::run(config, stop_rx));
+    server
+        .wait_for(Duration::from_secs(20), "hello", |m| {
+            matches!(m, BroadcasterMessage::Hello(_)).then_some(())
+        })
+        .await;
+
+    server
+        .command(|id| ServerCommand::StartSession {
+            id,
+            session: agenda(),
+        })
+        .await;
+    let playlist = recording_playlist(&dir.path().join("archive"));
+    server.let_media_pass(&playlist, 2).await;
+    server
+        .command(|id| ServerCommand::Speaker {
+            id,
+            speaker: Some(Speaker {
+                name: "Ursula Baum".into(),
+                role: Some("Bürgermeisterin".into()),
+                party: None,
+            }),
+        })
+        .await;
+    server
+        .command(|id| ServerCommand::PictureInPicture {
+            id,
+            name: Some("dolmetscher".into()),
+        })
+        .await;
+    server.let_media_pass(&playlist, 1).await;
+    server.command(|id| ServerCommand::NextItem { id }).await;
+    server.let_media_pass(&playlist, 3).await;
+    server
+        .command(|id| ServerCommand::GoToItem {
+            id,
+            number: "3".into(),
+        })
+        .await;
+    server.let_media_pass(&playlist, 2).await;
+    // Statuses come every second; the sound is back after the closed part.
+    let status = server
+        .wait_for(Duration::from_secs(5), "a status with sound", |m| match m {
+            BroadcasterMessage::Status(s) if s.audio_level_db.is_some_and(|db| db > -30.0) => {
+                Some(s.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(status.item.as_deref(), Some("3"));
+    assert_eq!(status.camera.as_deref(), Some("totale"));
+    assert!(!status.closed);
+    assert!(
+        status.audio_level_db.is_some_and(|db| db > -30.0),
+        "{status:?}"
+    );
+    assert!(status.disk_free_bytes.is_some());
+    server.command(|id| ServerCommand::Stop { id }).await;
+    let report = server.finalized(Duration::from_secs(60)).await;
+
+    // The archive's chapters are the agenda, in order, with its public flags.
+    let chapters: Vec<_> = report
+        .chapters
+        .iter()
+        .map(|c| (c.number.as_str(), c.public))
+        .collect();
+    assert_eq!(chapters, [("1", true), ("2", false), ("3", true)]);
+    assert!(!report.recovered);
+    for f in report.files.all() {
+        assert!(broadcast::is_safe_relative_path(f), "{f}");
+        assert!(dir.path().join("archive").join(f).is_file(), "{f} missing");
+    }
+    let archive = dir.path().join("archive");
+    let vtt = std::fs::read_to_string(archive.join(&report.files.chapters_vtt)).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("TOP 2: Grundstücksangelegenheit"),
+        "{vtt}"
+    );
+
+    // Every frame of the closed part is the slate, every sample silent.
+    let log = broadcaster::chapters::read(&archive.join(&report.files.chapter_log))
+        .unwrap()
+        .0;
+    let closed_at = |flag: bool| {
+        log.iter()
+            .find(|e| e.kind == ChapterKind::Closed { closed: flag })
+            .map(|e| e.offset_ms)
+            .unwrap()
+    };
+    let (on, off) = (closed_at(true), closed_at(false));
+    assert!(off > on + 2000, "closed part {on}..{off} ms");
+    let mp4 = archive.join(report.files.mp4.as_ref().unwrap());
+    let frames = tokio::task::spawn_blocking({
+        let mp4 = mp4.clone();
+        move || {
+            decode_video(&format!(
+                "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264",
+                mp4.display()
+            ))
+        }
+    })
+    .await
+    .unwrap();
+    let inside: Vec<&Frame> = frames.iter().filter(|f| f.ms >= on && f.ms < off).collect();
+    assert!(
+        inside.len() >= 25,
+        "only {} frames in the closed part",
+        inside.len()
+    );
+    for f in &inside {
+        assert!(
+            is_slate(f),
+            "frame at {} ms inside the closed part {on}..{off} is not the slate",
+            f.ms
+        );
+    }
+    // The check can tell: the public parts are not the slate.
+    let public = frames
+        .iter()
+        .filter(|f| f.ms + 500 < on || f.ms > off + 500);
+    assert!(public.clone().count() > 30);
+    assert!(
+        public.clone().all(|f| !is_slate(f)),
+        "a public frame looks like the slate"
+    );
+    let origin = frames[0].pts_ms;
+    let (on, off) = (on as i64, off as i64);
+    let peaks = tokio::task::spawn_blocking(move || {
+        decode_audio_peaks(
+            &format!(
+                "filesrc location=\"{}\" ! qtdemux ! aacparse ! avdec_aac",
+                mp4.display()
+            ),
+            origin,
+        )
+    })
+    .await
+    .unwrap();
+    // AAC frames are 21 ms and overlap by one: allow that much at each edge.
+    let closed_audio: Vec<_> = peaks
+        .iter()
+        .filter(|(ms, _)| *ms >= on + 60 && ms + 80 < off)
+        .collect();
+    assert!(closed_audio.len() > 50);
+    assert!(
+        closed_audio.iter().all(|(_, p)| *p < 1e-3),
+        "sound inside the closed part {on}..{off}: {:?}",
+        closed_audio
+            .iter()
+            .filter(|(_, p)| *p >= 1e-3)
+            .collect::<Vec<_>>()
+    );
+    // After the encoder's start-up, the microphone's tone is there before the closed part.
+    let before: Vec<_> = peaks
+        .iter()
+        .filter(|(ms, _)| *ms >= 500 && ms + 200 < on)
+        .collect();
+    assert!(before.len() >= 20);
+    let quiet: Vec<_> = before.iter().filter(|(_, p)| *p <= 0.05).collect();
+    assert!(
+        quiet.is_empty(),
+        "the tone is missing before the closed part: {quiet:?}"
+    );
+
+    // The live HLS output plays, read over HTTP as a viewer would.
+    let base = serve(dir.path().join("live")).await;
+    let live = tokio::task::spawn_blocking(move || {
+        decode_video(&format!("uridecodebin uri={base}/video/video.m3u8"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        live.len() >= 15 * 3,
+        "only {} live frames decoded",
+        live.len()
+    );
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn a_bad_config_file_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broadcaster.toml");
+    let text =
+        config_text(dir.path(), None, TEST_INPUTS).replace("framerate = 15", "framerate = fifteen");
+    std::fs::write(&path, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_broadcaster"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("broadcaster.toml") && stderr.contains("line 8"),
+        "{stderr}"
+    );
+}
