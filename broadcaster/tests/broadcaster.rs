@@ -563,3 +563,113 @@ fn a_bad_config_file_names_the_line() {
         "{stderr}"
     );
 }
+
+/// Kills the child on every exit path of a test.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_binary(config: &Path) -> Child {
+    Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_broadcaster"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigkill_the_next_start_finalizes_the_recording() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ControlServer::start().await;
+    let config_path = dir.path().join("broadcaster.toml");
+    std::fs::write(
+        &config_path,
+        config_text(dir.path(), Some(&server.url), TEST_INPUTS),
+    )
+    .unwrap();
+    let is_hello = |m: &BroadcasterMessage| matches!(m, BroadcasterMessage::Hello(_)).then_some(());
+
+    let mut child = spawn_binary(&config_path);
+    server
+        .wait_for(Duration::from_secs(20), "hello", is_hello)
+        .await;
+    server
+        .command(|id| ServerCommand::StartSession {
+            id,
+            session: agenda(),
+        })
+        .await;
+    let archive = dir.path().join("archive");
+    let playlist = recording_playlist(&archive);
+    server.let_media_pass(&playlist, 2).await;
+    server.command(|id| ServerCommand::NextItem { id }).await;
+    server.let_media_pass(&playlist, 2).await;
+    // Let the broadcaster run past a segment boundary, then kill it without warning.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let killed_at = chrono::Utc::now();
+    let recording = playlist.parent().unwrap().parent().unwrap().to_owned();
+    let (events, torn) =
+        broadcaster::chapters::read(&recording.join(broadcaster::recording::CHAPTER_LOG)).unwrap();
+    assert!(torn.is_none());
+    let last = events.last().unwrap();
+    // Where the recording was when it died, by the last chapter's offset and wall clock.
+    let media_at_kill = last.offset_ms as i64 + (killed_at - last.at).num_milliseconds();
+
+    let _restarted = spawn_binary(&config_path);
+    server
+        .wait_for(Duration::from_secs(20), "hello after restart", is_hello)
+        .await;
+    let report = server.finalized(Duration::from_secs(60)).await;
+    assert!(report.recovered);
+    let numbers: Vec<_> = report.chapters.iter().map(|c| c.number.as_str()).collect();
+    assert_eq!(numbers, ["1", "2"], "every chapter survives the kill");
+    let lost_ms = media_at_kill - report.duration_ms as i64;
+    // One segment (1 s) may be lost, plus the encoder's and muxer's few frames.
+    assert!(
+        lost_ms <= 1300,
+        "lost {lost_ms} ms (recorded {} ms, {media_at_kill} ms at the kill)",
+        report.duration_ms
+    );
+    // Every file plays: the VOD playlist's segments and the download decode to the end.
+    let mp4 = archive.join(report.files.mp4.as_ref().unwrap());
+    let frames = tokio::task::spawn_blocking(move || {
+        decode_video(&format!(
+            "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264",
+            mp4.display()
+        ))
+    })
+    .await
+    .unwrap();
+    let played_ms = frames.last().unwrap().ms as i64;
+    assert!(
+        (played_ms - report.duration_ms as i64).abs() <= 200,
+        "played {played_ms} ms of {} ms",
+        report.duration_ms
+    );
+    let vod = std::fs::read_to_string(recording.join("video/video.m3u8")).unwrap();
+    assert!(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD") && vod.ends_with("#EXT-X-ENDLIST\n"));
+
+    // The session resumes as a new recording.
+    server
+        .command(|id| ServerCommand::StartSession {
+            id,
+            session: agenda(),
+        })
+        .await;
+    server.command(|id| ServerCommand::Stop { id }).await;
+    let second = server.finalized(Duration::from_secs(60)).await;
+    assert!(!second.recovered);
+    assert_ne!(second.recording_id, report.recording_id);
+}
