@@ -511,6 +511,10 @@ async fn update(
             detail(tx, id)
         })
         .await?;
+    // A live meeting made non-public goes to the slate at once (and back).
+    if detail.meeting.state == MeetingState::Live {
+        super::commands::announce_privacy(&s, id).await;
+    }
     Ok(Json(detail))
 }
 

@@ -292,6 +292,10 @@ enum Source {
     Huge,
     /// The body list is gone.
     Missing,
+    /// The second meeting page streams on without a length (chunked).
+    HugeChunked,
+    /// The second meeting page never answers.
+    Hang,
 }
 
 #[derive(Clone)]
@@ -322,6 +326,13 @@ async fn oparl_page(State(f): State<Fixture>, uri: Uri) -> axum::response::Respo
             "<html><body><h1>Wartungsarbeiten</h1></body></html>",
         )
             .into_response();
+    }
+    if page2 && source == Source::HugeChunked {
+        let chunks = (0..100).map(|_| Ok::<_, std::io::Error>(vec![b' '; 4096]));
+        return axum::body::Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    }
+    if page2 && source == Source::Hang {
+        return std::future::pending().await;
     }
     if page2 && source == Source::Huge {
         let filler = "x".repeat(300 * 1024);
@@ -473,6 +484,7 @@ async fn hostile_oparl_sources_get_clear_errors_and_keep_the_data() {
     let server = TestServer::start_with(|c| {
         c.council.oparl_url = Some(format!("http://{addr}/oparl/v1/system"));
         c.council.oparl_max_page_kb = 64;
+        c.feed_timeout_ms = 1_000;
     })
     .await;
     let (status, report) = import(&server).await;
@@ -488,6 +500,8 @@ async fn hostile_oparl_sources_get_clear_errors_and_keep_the_data() {
         ),
         (Source::EndlessNext, "leads back to a page already read"),
         (Source::Huge, "larger than the limit of 65536 bytes"),
+        (Source::HugeChunked, "larger than the limit of 65536 bytes"),
+        (Source::Hang, "timed out"),
         (Source::Missing, "answered HTTP 404"),
     ] {
         *source.lock().unwrap() = bad;
@@ -698,6 +712,20 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
         assert_eq!(state["closed"], on);
         assert_eq!(state["item"]["title"], title);
     }
+
+    // A live meeting made non-public is closed throughout, its title too.
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &format!("/api/council/meetings/{id}"),
+            Some(json!({ "title": "Sitzung des Rates", "start": start, "public": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let state = live(&server).await;
+    assert_eq!(state["closed"], true);
+    assert_eq!(state["meeting"]["title"], CLOSED);
+    assert_eq!(state["item"]["title"], CLOSED);
 
     // A second meeting cannot go live at the same time; stopping ends it.
     let other = create_meeting(&server, "Ausschuss", &start).await;
