@@ -564,6 +564,55 @@ async fn a_player_that_connects_later_gets_the_latest_readings() {
 }
 
 #[tokio::test]
+async fn a_push_carries_the_other_stations_of_the_area_too() {
+    // A player replaces its sensor readings with each message: one station's
+    // push must not wipe another's values from the panel.
+    let server = TestServer::start().await;
+    let (_, display_token) = provisioned_display(&server, "Rathausplatz").await;
+    let mut player = WsPlayer::online(&server, &display_token).await;
+    let district = sensor(&server, "rkn-1", "051620000000").await;
+    let town = sensor(&server, "kaarst-1", "051620016016").await;
+    let elsewhere = sensor(&server, "dus-1", "051110000000").await;
+    let sensors = |m: ServerMessage| match m {
+        ServerMessage::LiveData(LiveData::Sensors { readings }) => Some(readings),
+        _ => None,
+    };
+    push(
+        &server,
+        &district,
+        json!([{ "quantity": "pm10", "value": 20.0 }]),
+    )
+    .await;
+    let first = player.expect(sensors).await;
+    assert_eq!(first.len(), 1);
+    push(
+        &server,
+        &elsewhere,
+        json!([{ "quantity": "o3", "value": 50.0 }]),
+    )
+    .await;
+    push(
+        &server,
+        &town,
+        json!([{ "quantity": "temperature", "value": 4.5 }]),
+    )
+    .await;
+    let both = player.expect(sensors).await;
+    let got: Vec<(&str, Quantity)> = both
+        .iter()
+        .map(|r| (r.station.as_str(), r.quantity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kaarst-1", Quantity::Temperature),
+            ("rkn-1", Quantity::Pm10)
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_reading_that_goes_stale_is_sent_again_marked_stale() {
     // The server's configured age, not the player's own fallback, decides.
     let server = TestServer::start_with(|c| c.sensors.sensor_stale_s = 600).await;

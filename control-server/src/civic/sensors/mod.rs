@@ -379,10 +379,15 @@ fn station_ars(c: &Connection, station: &str) -> Result<Ars, ApiError> {
 
 /// Stores readings of one station (a repeated timestamp replaces the value)
 /// and pushes them to the displays in its area; returns them as shown.
+///
+/// Each display gets its area's whole current set (every station covering
+/// it, the latest fresh reading per quantity), not only this station's new
+/// values: a player replaces its sensor readings with each sensors message,
+/// so a push of one station must not wipe the others from its panel.
 pub async fn ingest(
     db: &Db,
     hub: &Hub,
-    service: &SensorService,
+    service: &Arc<SensorService>,
     station: &str,
     readings: Vec<Normalised>,
     now: DateTime<Utc>,
@@ -394,8 +399,10 @@ pub async fn ingest(
         .iter()
         .map(|r| view(service, station, r.quantity, r.value, r.measured_at, now))
         .collect();
+    let any_fresh = views.iter().any(|v| !v.stale);
     let st = station.to_owned();
-    let (targets, trends) = db
+    let svc = service.clone();
+    let (sets, trends) = db
         .transaction(move |tx| {
             let mut trends = Vec::with_capacity(readings.len());
             {
@@ -423,37 +430,80 @@ pub async fn ingest(
                     ins.execute(params![st, name(r.quantity), r.measured_at.timestamp(), r.value])?;
                 }
             }
+            if !any_fresh {
+                return Ok((Vec::new(), trends));
+            }
             let ars = station_ars(tx, &st)?;
-            let displays: Vec<Display> = crate::store::all(tx)?;
-            let targets = displays
+            let displays: Vec<Display> = crate::store::all(tx)?
                 .into_iter()
-                .filter(|d| d.location.ars.is_within(&ars))
-                .map(|d| d.id)
-                .collect::<Vec<_>>();
-            Ok((targets, trends))
+                .filter(|d: &Display| d.location.ars.is_within(&ars))
+                .collect();
+            if displays.is_empty() {
+                return Ok((Vec::new(), trends));
+            }
+            // This batch's trends go with the readings that are now the latest.
+            let batch_trend = |q: Quantity, at: DateTime<Utc>| {
+                readings
+                    .iter()
+                    .zip(&trends)
+                    // Stored in whole seconds.
+                    .find(|(r, _)| r.quantity == q && r.measured_at.timestamp() == at.timestamp())
+                    .and_then(|(_, t)| *t)
+            };
+            let fresh: Vec<ReadingView> = latest(tx, &svc, None, now)?
+                .into_iter()
+                .filter(|v| !v.stale)
+                .collect();
+            let areas: BTreeMap<String, Ars> = stations(tx)?
+                .into_iter()
+                .filter_map(|s| s.ars.parse().ok().map(|a| (s.id, a)))
+                .collect();
+            // Displays with the same regional key get the same set: encoded once.
+            let mut by_ars: BTreeMap<String, (Vec<SensorReading>, Vec<DisplayId>)> =
+                BTreeMap::new();
+            for d in displays {
+                let key = d.location.ars.as_str().to_owned();
+                if let Some((_, ids)) = by_ars.get_mut(&key) {
+                    ids.push(d.id);
+                    continue;
+                }
+                let set: Vec<SensorReading> = fresh
+                    .iter()
+                    .filter(|v| {
+                        areas
+                            .get(&v.station)
+                            .is_some_and(|a| d.location.ars.is_within(a))
+                    })
+                    .map(|v| SensorReading {
+                        station: v.station.clone(),
+                        quantity: v.quantity,
+                        value: v.value,
+                        measured_at: v.measured_at,
+                        trend: if v.station == st {
+                            batch_trend(v.quantity, v.measured_at)
+                        } else {
+                            None
+                        },
+                        class: v.class,
+                        stale: false,
+                    })
+                    .collect();
+                by_ars.insert(key, (set, vec![d.id]));
+            }
+            Ok((by_ars.into_values().collect::<Vec<_>>(), trends))
         })
         .await?;
     for (v, t) in views.iter_mut().zip(trends) {
         v.trend = t;
     }
-    let fresh: Vec<SensorReading> = views
-        .iter()
-        .filter(|v| !v.stale)
-        .map(|v| SensorReading {
-            station: v.station.clone(),
-            quantity: v.quantity,
-            value: v.value,
-            measured_at: v.measured_at,
-            trend: v.trend,
-            class: v.class,
-            stale: false,
-        })
-        .collect();
-    if !fresh.is_empty() && !targets.is_empty() {
+    for (set, ids) in sets {
+        if set.is_empty() {
+            continue;
+        }
         let msg = Hub::encode(&ServerMessage::LiveData(LiveData::Sensors {
-            readings: fresh,
+            readings: set,
         }));
-        hub.push(targets.iter(), &msg);
+        hub.push(ids.iter(), &msg);
     }
     Ok(views)
 }
