@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod fonts;
+pub mod indicator;
 pub mod link;
 pub mod offscreen;
 pub mod pairing;
@@ -175,6 +176,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             alert::plugin,
             pairing::plugin,
             report::plugin,
+            indicator::plugin,
         ));
 }
 

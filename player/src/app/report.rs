@@ -27,6 +27,14 @@ use std::time::{Duration, Instant};
 #[derive(Resource, Debug)]
 pub struct Requests(pub async_channel::Receiver<AppRequest>);
 
+/// The storage is full (from the network side); see [`super::indicator`].
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DiskFull(pub bool);
+
+/// A screenshot the server asked for and the app has not taken yet.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ScreenshotWanted(bool);
+
 /// The number of the current update, counted from 1 in [`First`].
 #[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct UpdateNumber(pub u64);
@@ -79,6 +87,9 @@ pub fn plugin(app: &mut App) {
     app.insert_resource(drawn.clone())
         .insert_resource(Gated(gated))
         .init_resource::<UpdateNumber>()
+        .init_resource::<DiskFull>()
+        .init_resource::<ScreenshotWanted>()
+        .add_systems(Update, take_requests.in_set(super::PlayerSet::Input))
         .add_systems(First, |mut n: ResMut<UpdateNumber>| n.0 += 1)
         .add_systems(Last, (gate, frame_rate, screenshots));
     if let Some(render) = app.get_sub_app_mut(RenderApp) {
@@ -178,6 +189,25 @@ fn frame_rate(
     }
 }
 
+/// Takes the network side's requests into resources.
+fn take_requests(
+    requests: Option<Res<Requests>>,
+    mut disk_full: ResMut<DiskFull>,
+    mut wanted: ResMut<ScreenshotWanted>,
+) {
+    let Some(requests) = requests else { return };
+    while let Ok(r) = requests.0.try_recv() {
+        match r {
+            AppRequest::Screenshot => wanted.0 = true,
+            AppRequest::DiskFull(full) => {
+                if disk_full.0 != full {
+                    disk_full.0 = full;
+                }
+            }
+        }
+    }
+}
+
 /// Where a screenshot request stands.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Shot {
@@ -195,18 +225,18 @@ enum Shot {
 /// it is read back.
 fn screenshots(
     mut commands: Commands,
-    requests: Option<Res<Requests>>,
+    mut wanted: ResMut<ScreenshotWanted>,
     link: Option<Res<NetLink>>,
     captured: Option<ResMut<Captured>>,
     pacing: Option<ResMut<Pacing>>,
     mut stage: Local<Shot>,
 ) {
-    let (Some(requests), Some(link), Some(mut captured)) = (requests, link, captured) else {
+    let (Some(link), Some(mut captured)) = (link, captured) else {
         return;
     };
     match *stage {
         Shot::Idle => {
-            if requests.0.try_recv().is_ok() {
+            if std::mem::take(&mut wanted.0) {
                 if let Some(mut pacing) = pacing {
                     pacing.force = pacing.force.max(3);
                 }

@@ -136,6 +136,9 @@ pub enum AppReport {
 pub enum AppRequest {
     /// The server wants a screenshot of the current frame.
     Screenshot,
+    /// Whether the disk (or the cache limit) is full: new content cannot be
+    /// cached, and a technician on site should see so.
+    DiskFull(bool),
 }
 
 /// Alerts reported shown, kept to tell a reconnected server again.
@@ -165,7 +168,7 @@ impl NetHandle {
 pub fn spawn(config: NetConfig, store: Arc<Mutex<Store>>) -> std::io::Result<NetHandle> {
     let (events_tx, events) = async_channel::unbounded();
     let (reports, reports_rx) = async_channel::unbounded();
-    let (requests_tx, requests) = async_channel::bounded(4);
+    let (requests_tx, requests) = async_channel::bounded(16);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(2)
@@ -569,6 +572,7 @@ impl Net {
                         Ok(Ok(Some(Synced { manifest: m, skipped }))) => {
                             tracing::info!("manifest {} ready; switching", m.version);
                             self.problems.clear();
+                            let _ = self.requests.try_send(AppRequest::DiskFull(false));
                             self.emit(NetEvent::Manifest(Arc::new(m)));
                             for line in skipped {
                                 self.problem(line);
@@ -578,6 +582,10 @@ impl Net {
                             heartbeat.reset_immediately();
                         }
                         Ok(Ok(None)) => {}
+                        Ok(Err(e)) if e.is_disk_full() => {
+                            let _ = self.requests.try_send(AppRequest::DiskFull(true));
+                            self.problem(format!("manifest not taken, the previous one keeps playing: {e}"));
+                        }
                         Ok(Err(e)) => self.problem(format!("manifest not taken, the previous one keeps playing: {e}")),
                         Err(e) => tracing::warn!("manifest task: {e}"),
                     }

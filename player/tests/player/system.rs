@@ -1051,6 +1051,14 @@ async fn a_full_disk_is_reported_and_the_player_keeps_playing() {
         Ok(playing_a.then_some(()))
     })
     .await;
+    // A technician on site sees it too: the corner notice, and its log line.
+    eventually(T, "the storage notice on screen", || async {
+        let log = std::fs::read_to_string(&player.log).unwrap_or_default();
+        Ok(log
+            .contains("storage full: showing the corner notice")
+            .then_some(()))
+    })
+    .await;
     assert!(
         player.child.try_wait().unwrap().is_none(),
         "the player died"

@@ -1,0 +1,221 @@
+//! What a technician on site sees without a keyboard when the storage is full
+//! (the offline corner notice is in `zones`, the pairing screen covers "no
+//! token"): a small corner notice while the cached schedule keeps playing,
+//! or, with nothing cached to play, a clear full-screen text. Never black,
+//! never an error dialog. Each change is also a log line.
+
+use super::fonts::Fonts;
+use super::report::DiskFull;
+use super::{CurrentManifest, Phase, PlayerSet, Settings, palette};
+use bevy::prelude::*;
+
+pub fn plugin(app: &mut App) {
+    app.add_systems(Update, storage_notice.in_set(PlayerSet::Draw));
+}
+
+/// How the storage notice is shown.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageNotice {
+    /// The schedule plays from the cache; new content is missing.
+    Corner,
+    /// Nothing to play: the whole screen says why.
+    FullScreen,
+}
+
+/// The text of the corner notice.
+pub const CORNER_TEXT: &str = "Speicher voll – neue Inhalte fehlen";
+/// The headline of the full-screen notice.
+pub const FULL_SCREEN_TEXT: &str = "Speicher voll";
+
+fn storage_notice(
+    mut commands: Commands,
+    disk_full: Res<DiskFull>,
+    manifest: Res<CurrentManifest>,
+    phase: Res<State<Phase>>,
+    fonts: Res<Fonts>,
+    settings: Res<Settings>,
+    notices: Query<(Entity, &StorageNotice)>,
+) {
+    // The pairing screen and an alert take precedence; they fill the screen.
+    let want = (disk_full.0 && matches!(phase.get(), Phase::Playing | Phase::Offline)).then(|| {
+        if manifest.0.is_some() {
+            StorageNotice::Corner
+        } else {
+            StorageNotice::FullScreen
+        }
+    });
+    let have = notices.iter().next().map(|(_, n)| *n);
+    if want == have {
+        return;
+    }
+    for (e, _) in &notices {
+        commands.entity(e).despawn();
+    }
+    let base = settings.width.min(settings.height) as f32;
+    match want {
+        None => info!("storage notice cleared"),
+        Some(StorageNotice::Corner) => {
+            warn!("storage full: showing the corner notice; the cached schedule keeps playing");
+            let size = base * 0.018;
+            commands.spawn((
+                StorageNotice::Corner,
+                Node {
+                    position_type: PositionType::Absolute,
+                    left: px(size),
+                    bottom: px(size),
+                    padding: UiRect::all(px(size * 0.4)),
+                    ..default()
+                },
+                GlobalZIndex(900),
+                BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.6)),
+                children![(
+                    Text::new(CORNER_TEXT),
+                    fonts.regular(size),
+                    TextColor(palette::MUTED),
+                )],
+            ));
+        }
+        Some(StorageNotice::FullScreen) => {
+            warn!("storage full and nothing cached to play: showing the full-screen notice");
+            commands.spawn((
+                StorageNotice::FullScreen,
+                Node {
+                    position_type: PositionType::Absolute,
+                    width: percent(100),
+                    height: percent(100),
+                    flex_direction: FlexDirection::Column,
+                    justify_content: JustifyContent::Center,
+                    align_items: AlignItems::Center,
+                    row_gap: px(base * 0.04),
+                    ..default()
+                },
+                // Above the idle screen, below the pairing screen and alerts.
+                GlobalZIndex(450),
+                BackgroundColor(palette::BACKGROUND),
+                children![
+                    (
+                        Text::new(FULL_SCREEN_TEXT),
+                        fonts.bold(base * 0.08),
+                        TextColor(palette::TEXT),
+                    ),
+                    (
+                        Text::new(
+                            "Der Speicher dieses Bildschirms ist voll; Inhalte können nicht geladen werden."
+                        ),
+                        fonts.regular(base * 0.035),
+                        TextColor(palette::MUTED),
+                        TextLayout::justify(Justify::Center),
+                    ),
+                ],
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Alerts, Connection, Live, Now};
+    use bevy::state::app::StatesPlugin;
+
+    fn app(manifest: bool) -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .insert_resource(Now::default())
+            .insert_resource(Connection {
+                has_token: true,
+                ..default()
+            })
+            .insert_resource(CurrentManifest(manifest.then(|| {
+                std::sync::Arc::new(
+                    serde_json::from_value(serde_json::json!({
+                        "version": 1,
+                        "generated_at": "2026-11-22T09:00:00Z",
+                        "display": {
+                            "id": 1, "name": "Kaarst",
+                            "location": { "lat": 51.2, "lon": 6.6, "ars": "051620016016" },
+                            "resolution": { "width": 1920, "height": 1080 },
+                        },
+                        "layout": { "id": 0, "name": "Vollbild", "zones": [] },
+                        "timeline": [], "items": [], "assets": [],
+                        "feeds": { "transit_stops": [], "sensor_stations": [], "alert_ars": "051620016016" },
+                    }))
+                    .unwrap(),
+                )
+            })))
+            .init_resource::<Alerts>()
+            .init_resource::<Live>()
+            .init_resource::<DiskFull>()
+            .insert_resource(Fonts {
+                regular: Handle::default(),
+                bold: Handle::default(),
+            })
+            .insert_resource(Settings {
+                data_dir: std::path::PathBuf::new(),
+                width: 640,
+                height: 360,
+            })
+            .insert_state(Phase::Playing)
+            .configure_sets(
+                Update,
+                (PlayerSet::Input, PlayerSet::Decide, PlayerSet::Draw).chain(),
+            )
+            .add_plugins(plugin);
+        app
+    }
+
+    fn notices(app: &mut App) -> Vec<(StorageNotice, Vec<String>)> {
+        let world = app.world_mut();
+        let mut q = world.query::<(&StorageNotice, &Children)>();
+        let found: Vec<(StorageNotice, Vec<Entity>)> = q
+            .iter(world)
+            .map(|(n, c)| (*n, c.iter().collect()))
+            .collect();
+        found
+            .into_iter()
+            .map(|(n, children)| {
+                let texts = children
+                    .iter()
+                    .filter_map(|&e| world.get::<Text>(e).map(|t| t.0.clone()))
+                    .collect();
+                (n, texts)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_disk_shows_a_corner_notice_while_the_cache_plays_and_clears() {
+        let mut app = app(true);
+        app.update();
+        assert!(notices(&mut app).is_empty());
+        app.world_mut().resource_mut::<DiskFull>().0 = true;
+        app.update();
+        assert_eq!(
+            notices(&mut app),
+            [(StorageNotice::Corner, vec![CORNER_TEXT.to_owned()])]
+        );
+        // Unchanged: not drawn anew.
+        app.update();
+        assert_eq!(notices(&mut app).len(), 1);
+        app.world_mut().resource_mut::<DiskFull>().0 = false;
+        app.update();
+        assert!(notices(&mut app).is_empty());
+    }
+
+    #[test]
+    fn a_full_disk_with_nothing_to_play_says_so_full_screen_but_never_over_an_alert() {
+        let mut app = app(false);
+        app.world_mut().resource_mut::<DiskFull>().0 = true;
+        app.update();
+        let found = notices(&mut app);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, StorageNotice::FullScreen);
+        assert_eq!(found[0].1[0], FULL_SCREEN_TEXT);
+        app.world_mut()
+            .resource_mut::<NextState<Phase>>()
+            .set(Phase::Alert);
+        app.update();
+        app.update();
+        assert!(notices(&mut app).is_empty());
+    }
+}
