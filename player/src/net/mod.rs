@@ -49,6 +49,9 @@ pub struct NetConfig {
     /// Largest total size of cached assets (`--cache-max-mb`); `None` is
     /// bounded by the disk alone.
     pub cache_max_bytes: Option<u64>,
+    /// First delay before a failed manifest sync is tried again (a full disk
+    /// freed, an asset fixed on the server); doubles per failure up to an hour.
+    pub sync_retry: Duration,
 }
 
 impl NetConfig {
@@ -61,6 +64,7 @@ impl NetConfig {
             plays_interval: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             cache_max_bytes: None,
+            sync_retry: Duration::from_secs(60),
         }
     }
 
@@ -381,6 +385,17 @@ impl Net {
         }
     }
 
+    fn start_sync(&self, token: String) -> JoinHandle<SyncResult> {
+        tokio::spawn(sync_manifest(
+            self.http.clone(),
+            self.config.server.clone(),
+            token,
+            self.store.clone(),
+            self.config.cache_max_bytes,
+            self.missing.clone(),
+        ))
+    }
+
     fn problem(&mut self, p: String) {
         tracing::warn!("{p}");
         self.emit(NetEvent::Problem(p.clone()));
@@ -436,6 +451,9 @@ impl Net {
         plays.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch_in_flight: Option<u64> = None;
         let mut sync: Option<JoinHandle<SyncResult>> = None;
+        // When a failed sync is tried again, and the delay after the next failure.
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut retry_delay = self.config.sync_retry;
         let outcome = loop {
             tokio::select! {
                 frame = tokio::time::timeout(
@@ -508,14 +526,8 @@ impl Net {
                                     old.abort();
                                 }
                                 tracing::info!("manifest {version} announced");
-                                sync = Some(tokio::spawn(sync_manifest(
-                                    self.http.clone(),
-                                    self.config.server.clone(),
-                                    token,
-                                    self.store.clone(),
-                                    self.config.cache_max_bytes,
-                                    self.missing.clone(),
-                                )));
+                                retry_at = None;
+                                sync = Some(self.start_sync(token));
                             }
                         }
                         ServerMessage::LiveData(d) => self.emit(NetEvent::Live(d)),
@@ -566,10 +578,18 @@ impl Net {
                     Ok(r) => self.take_report(r, Some(&mut ws)).await,
                     Err(_) => break Outcome::Shutdown,
                 },
+                _ = async { tokio::time::sleep_until(retry_at.expect("guarded")).await },
+                    if retry_at.is_some() && sync.is_none() && token.is_some() => {
+                    retry_at = None;
+                    if let Some(token) = token.clone() {
+                        sync = Some(self.start_sync(token));
+                    }
+                }
                 done = async { sync.as_mut().expect("guarded").await }, if sync.is_some() => {
                     sync = None;
                     match done {
                         Ok(Ok(Some(Synced { manifest: m, skipped }))) => {
+                            retry_delay = self.config.sync_retry;
                             tracing::info!("manifest {} ready; switching", m.version);
                             self.problems.clear();
                             let _ = self.requests.try_send(AppRequest::DiskFull(false));
@@ -582,11 +602,16 @@ impl Net {
                             heartbeat.reset_immediately();
                         }
                         Ok(Ok(None)) => {}
-                        Ok(Err(e)) if e.is_disk_full() => {
-                            let _ = self.requests.try_send(AppRequest::DiskFull(true));
-                            self.problem(format!("manifest not taken, the previous one keeps playing: {e}"));
+                        Ok(Err(e)) => {
+                            if e.is_disk_full() {
+                                let _ = self.requests.try_send(AppRequest::DiskFull(true));
+                            }
+                            self.problem(format!(
+                                "manifest not taken, the previous one keeps playing (next try in {retry_delay:?}): {e}"
+                            ));
+                            retry_at = Some(tokio::time::Instant::now() + retry_delay);
+                            retry_delay = (retry_delay * 2).min(Duration::from_secs(3600));
                         }
-                        Ok(Err(e)) => self.problem(format!("manifest not taken, the previous one keeps playing: {e}")),
                         Err(e) => tracing::warn!("manifest task: {e}"),
                     }
                 }

@@ -264,6 +264,7 @@ fn config(relay: &Relay) -> NetConfig {
     c.backoff_max = Duration::from_millis(800);
     c.plays_interval = Duration::from_millis(200);
     c.connect_timeout = Duration::from_secs(5);
+    c.sync_retry = Duration::from_millis(300);
     c
 }
 
@@ -412,6 +413,17 @@ async fn pairs_syncs_alerts_and_survives_the_server() {
         assert!(!s.has_asset(&bad).unwrap());
         assert!(!s.asset_path(&bad.sha256).exists());
     }
+
+    // Fixed on the server: the player tries again by itself and takes it.
+    corrupted[last] ^= 0xff;
+    std::fs::write(&on_disk, &corrupted).unwrap();
+    let fixed = wait_event(&net, "the manifest after the retry", |e| match e {
+        NetEvent::Manifest(m) if m.assets.contains(&bad) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(fixed.version > manifest.version);
+    assert!(store.lock().unwrap().has_asset(&bad).unwrap());
 
     net.stop();
     server.sigterm_and_wait();
