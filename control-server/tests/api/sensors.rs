@@ -861,6 +861,15 @@ async fn pollers_read_public_feeds_and_report_failures() {
     };
     assert_eq!(feed("sensor:sc-good")["ok"], true);
     assert_eq!(feed("sensor:sc-good")["kind"], "sensor_community");
+    // Its NaN and its absurd value were skipped, and that shows too.
+    let note = feed("sensor:sc-good")["last_error"].clone();
+    let note = note.as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("skipped 2 implausible value(s)")
+            && note.contains("not a finite number")
+            && note.contains("outside the plausible range"),
+        "{note}"
+    );
     assert_eq!(feed("sensor:osm")["kind"], "opensensemap");
     assert_eq!(feed("sensor:sc-shape")["ok"], false);
     assert!(

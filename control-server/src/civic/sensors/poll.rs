@@ -177,9 +177,12 @@ pub fn parse_opensensemap(body: &Value) -> Result<Vec<RawValue>, FeedError> {
     Ok(out)
 }
 
-/// Normalises what a feed gave; implausible values are logged and skipped.
-pub fn normalise_all(station: &str, raw: Vec<RawValue>) -> Vec<Normalised> {
-    raw.into_iter()
+/// Normalises what a feed gave; implausible values are logged and skipped,
+/// and returned as messages (second) for the feed-health view.
+pub fn normalise_all(station: &str, raw: Vec<RawValue>) -> (Vec<Normalised>, Vec<String>) {
+    let mut skipped = Vec::new();
+    let ok = raw
+        .into_iter()
         .filter_map(|r| match normalise(r.quantity, r.value, Some(r.unit)) {
             Ok(value) => Some(Normalised {
                 quantity: r.quantity,
@@ -188,10 +191,12 @@ pub fn normalise_all(station: &str, raw: Vec<RawValue>) -> Vec<Normalised> {
             }),
             Err(e) => {
                 tracing::warn!(station, "skipping sensor value: {e}");
+                skipped.push(e.to_string());
                 None
             }
         })
-        .collect()
+        .collect();
+    (ok, skipped)
 }
 
 async fn fetch(s: &AppState, url: &str) -> Result<Value, FeedError> {
@@ -239,8 +244,22 @@ pub async fn poll_station(s: &AppState, station: &Station) -> Result<Vec<Reading
     if let Err(e) = recorded {
         tracing::error!("recording sensor feed health failed: {e}");
     }
-    // The shared feed-health view (`GET /api/feeds`).
+    // The shared feed-health view (`GET /api/feeds`). Skipped values are noted
+    // as its last error before the success is recorded: the feed stays "ok"
+    // (it delivered), and staff still see what it sent that was refused.
     let name = format!("sensor:{}", station.id);
+    if let Ok((_, skipped)) = &result
+        && !skipped.is_empty()
+    {
+        let note = format!(
+            "skipped {} implausible value(s): {}",
+            skipped.len(),
+            skipped.join("; ")
+        );
+        if let Err(e) = crate::civic::feeds::report_error(&s.db, &name, &kind, &note).await {
+            tracing::error!("reporting sensor feed health failed: {e}");
+        }
+    }
     let reported = match &result {
         Ok(_) => crate::civic::feeds::report_ok(&s.db, &name, &kind).await,
         Err(e) => crate::civic::feeds::report_error(&s.db, &name, &kind, &e.to_string()).await,
@@ -248,10 +267,14 @@ pub async fn poll_station(s: &AppState, station: &Station) -> Result<Vec<Reading
     if let Err(e) = reported {
         tracing::error!("reporting sensor feed health failed: {e}");
     }
-    result
+    result.map(|(views, _)| views)
 }
 
-async fn poll_inner(s: &AppState, station: &Station) -> Result<Vec<ReadingView>, FeedError> {
+/// The readings taken and the messages of the values skipped.
+async fn poll_inner(
+    s: &AppState,
+    station: &Station,
+) -> Result<(Vec<ReadingView>, Vec<String>), FeedError> {
     let url = station.feed_url.as_deref().unwrap_or_default();
     let kind = station.feed_kind.as_deref().unwrap_or_default();
     let body = fetch(s, url).await?;
@@ -260,10 +283,11 @@ async fn poll_inner(s: &AppState, station: &Station) -> Result<Vec<ReadingView>,
         "opensensemap" => parse_opensensemap(&body)?,
         other => return Err(FeedError::Kind(other.to_owned())),
     };
-    let readings = normalise_all(&station.id, raw);
-    super::ingest(&s.db, &s.hub, &s.sensors, &station.id, readings, Utc::now())
+    let (readings, skipped) = normalise_all(&station.id, raw);
+    let views = super::ingest(&s.db, &s.hub, &s.sensors, &station.id, readings, Utc::now())
         .await
-        .map_err(|e| FeedError::Store(e.to_string()))
+        .map_err(|e| FeedError::Store(e.to_string()))?;
+    Ok((views, skipped))
 }
 
 /// Polls every public station, one after the other, every `poll_every`.
