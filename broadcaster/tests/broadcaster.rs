@@ -673,3 +673,125 @@ async fn after_sigkill_the_next_start_finalizes_the_recording() {
     assert!(!second.recovered);
     assert_ne!(second.recording_id, report.recording_id);
 }
+
+/// A camera on the network: test pictures, H.264 in MPEG-TS over SRT to `port`.
+/// Like a real SRT camera it calls again whenever the connection fails, until dropped.
+struct SrtCamera {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SrtCamera {
+    fn start(port: u16) -> SrtCamera {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let camera = gst::parse::launch(&format!(
+                    "videotestsrc is-live=true pattern=smpte ! video/x-raw,width={W},height={H},framerate=15/1 ! \
+                     x264enc tune=zerolatency key-int-max=15 ! mpegtsmux ! \
+                     srtsink uri=srt://127.0.0.1:{port}?mode=caller wait-for-connection=false sync=false"
+                ))
+                .unwrap();
+                camera.set_state(gst::State::Playing).unwrap();
+                let bus = camera.bus().unwrap();
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    if bus
+                        .timed_pop_filtered(
+                            gst::ClockTime::from_mseconds(50),
+                            &[gst::MessageType::Error],
+                        )
+                        .is_some()
+                    {
+                        break;
+                    }
+                }
+                camera.set_state(gst::State::Null).unwrap();
+            }
+        });
+        SrtCamera {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SrtCamera {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Ticks the studio (as its thread does) until the camera on air is `want`.
+fn wait_on_air(
+    studio: &mut broadcaster::studio::Studio,
+    want: Option<&str>,
+    timeout: Duration,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        studio.tick();
+        if studio.status().camera.as_deref() == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{want:?} not on air within {timeout:?}: {:?}",
+            studio.status()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_camera_that_disappears_is_replaced_within_a_second_and_rejoins() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let inputs = format!(
+        "[[input]]\nname = \"pult\"\nbackup = \"totale\"\n\
+         source = {{ kind = \"srt\", url = \"srt://127.0.0.1:{port}?mode=listener\" }}\n\n\
+         [[input]]\nname = \"totale\"\nsource = {{ kind = \"test\", pattern = \"ball\" }}\n"
+    );
+    let config =
+        Config::parse(&config_text(dir.path(), None, &inputs), Path::new("t.toml")).unwrap();
+    let mut studio = broadcaster::studio::Studio::new(config).unwrap();
+    let mut out = Vec::new();
+    let mut session = agenda();
+    session.start_item = None;
+    studio
+        .handle(&ServerCommand::StartSession { id: 1, session }, &mut out)
+        .unwrap();
+    // The camera is not there yet: its backup is on air.
+    wait_on_air(&mut studio, Some("totale"), Duration::from_secs(10));
+
+    let camera = SrtCamera::start(port);
+    wait_on_air(&mut studio, Some("pult"), Duration::from_secs(20));
+    let playlist = recording_playlist(&dir.path().join("archive"));
+
+    drop(camera);
+    let took = wait_on_air(&mut studio, Some("totale"), Duration::from_secs(5));
+    assert!(took < Duration::from_secs(1), "the backup took {took:?}");
+
+    let camera = SrtCamera::start(port);
+    wait_on_air(&mut studio, Some("pult"), Duration::from_secs(30));
+    drop(camera);
+
+    let report = studio.stop().unwrap();
+    // The stream never stopped: the recording has no gap in its timeline.
+    let text = std::fs::read_to_string(&playlist).unwrap();
+    let p = broadcaster::vod::parse_media_playlist(&text);
+    assert_eq!(p.duration_ms, report.duration_ms);
+    assert!(report.duration_ms > 3000);
+}
