@@ -229,3 +229,35 @@ pub async fn fetch_asset(
     }
     recorded
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn a_full_device_and_the_file_size_limit_count_as_a_full_disk() {
+        // /dev/full answers every write with the kernel's real ENOSPC.
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let e = full.write_all(&[0u8; 4096]).unwrap_err();
+        assert!(is_storage_full(&e), "{e:?}");
+        // EFBIG, what RLIMIT_FSIZE gives (the system test runs into it for real).
+        assert!(is_storage_full(&std::io::Error::from_raw_os_error(27)));
+        // Not every failure is a full disk.
+        let e = std::fs::File::open("/nonexistent/player-test").unwrap_err();
+        assert!(!is_storage_full(&e));
+        let full = DownloadError::DiskFull {
+            sha256: "ab".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        assert!(full.is_disk_full());
+        assert!(
+            full.to_string()
+                .starts_with("disk full while caching asset ab")
+        );
+        assert!(!DownloadError::Malformed("x".into()).is_disk_full());
+    }
+}
