@@ -10,7 +10,15 @@ use super::{CurrentManifest, Phase, PlayerSet, Settings, palette};
 use bevy::prelude::*;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(Update, storage_notice.in_set(PlayerSet::Draw));
+    app.add_systems(Update, storage_notice.in_set(PlayerSet::Draw))
+        // The offline corner notice is drawn by `zones`; the log says it too.
+        .add_systems(OnEnter(Phase::Offline), || {
+            warn!(
+                "the server has been unreachable for over {} minutes: \
+                 showing the offline notice, playing from the cache",
+                super::OFFLINE_NOTICE_MIN
+            );
+        });
 }
 
 /// How the storage notice is shown.
