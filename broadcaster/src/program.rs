@@ -103,7 +103,11 @@ fn sink(name: &str, dir: &Path, stem: &str, v: &VideoConfig, live: Option<u32>) 
     let kind = match live {
         // The live playlist names the newest six segments; a few more stay on disk
         // for viewers still fetching them.
-        Some(keep) => format!("max-files={keep} playlist-length=6"),
+        // Program date-time maps each segment to the wall-clock time of its first
+        // frame's capture (pipeline clock), for players and for measuring latency.
+        Some(keep) => format!(
+            "max-files={keep} playlist-length=6 enable-program-date-time=true program-date-time-reference=pipeline"
+        ),
         // EVENT while recording (every segment stays), VOD with ENDLIST at EOS.
         None => "playlist-type=vod".into(),
     };
