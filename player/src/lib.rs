@@ -286,7 +286,7 @@ fn spawn_relay(
 /// Sets the window loop's pace after each update: the frame interval while
 /// something animates, otherwise a wake-up a second (or on a network event).
 fn pace_window(pacing: Res<Pacing>, mut winit: ResMut<WinitSettings>) {
-    let mode = if pacing.animating || pacing.force > 0 {
+    let mode = if pacing.animating || pacing.force > 0 || pacing.settle {
         UpdateMode::reactive_low_power(pacing.frame_interval)
     } else {
         UpdateMode::reactive_low_power(pacing.idle_wait)
@@ -355,7 +355,7 @@ fn offscreen_loop(mut app: App, wake: std::sync::mpsc::Receiver<()>) -> AppExit 
             return exit;
         }
         let pacing = app.world().resource::<Pacing>();
-        let deadline = if pacing.animating || pacing.force > 0 {
+        let deadline = if pacing.animating || pacing.force > 0 || pacing.settle {
             next_frame += pacing.frame_interval;
             let now = Instant::now();
             if next_frame < now {

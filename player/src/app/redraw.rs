@@ -45,6 +45,11 @@ pub struct Pacing {
     pub idle_wait: Duration,
     /// Frames to draw whatever the damage (start-up, screenshots).
     pub force: u32,
+    /// This update drew: run one more update a frame interval later, so
+    /// what follows a drawn frame (its completion on the pipelined render
+    /// thread, "alert shown" reports, screenshots) is seen at once, not one
+    /// idle wait later.
+    pub settle: bool,
 }
 
 impl Default for Pacing {
@@ -56,6 +61,7 @@ impl Default for Pacing {
             // The first frames draw unconditionally: pipelines, fonts and the
             // window's first present settle there.
             force: 3,
+            settle: false,
         }
     }
 }
@@ -125,6 +131,7 @@ fn decide(
     let draw = pacing.force > 0 || removed || images || resized || !damaged.is_empty();
     pacing.force = pacing.force.saturating_sub(1);
     pacing.animating = !animated.is_empty();
+    pacing.settle = draw;
     let Some(target) = target else { return };
     if let Ok(mut camera) = cameras.get_mut(target.camera)
         && camera.is_active != draw
