@@ -5,6 +5,14 @@
 //! frame: now − (the segment's EXT-X-PROGRAM-DATE-TIME, the capture wall-clock
 //! time of its first frame by the pipeline clock, + the segment's duration).
 //! Prints p50/p95 and one JSON line.
+//!
+//! `bench archive-crash [--kills 10]`: starts a recording in a child process
+//! (`bench crash-child`, a real session on a test source that changes the speaker
+//! every second, so the chapter log holds a recent offset/wall-clock pair), kills
+//! it with SIGKILL at a random moment 2-6 s in, finalizes the recording as the
+//! next start would, and reports the seconds lost (media time at the kill, by the
+//! last chapter event, minus the recovered duration), whether every chapter event
+//! survived, and whether the download MP4 decodes to the end.
 
 use anyhow::{Context, bail};
 use broadcaster::config::Config;
@@ -18,8 +26,13 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 struct Cli {
-    /// Which benchmark: live-latency.
+    /// Which benchmark: live-latency, archive-crash.
     bench: String,
+    #[arg(long, default_value_t = 10)]
+    kills: u32,
+    /// For crash-child: the working directory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
     #[arg(long, default_value_t = 30)]
     seconds: u64,
     #[arg(long, default_value_t = 1280)]
@@ -34,13 +47,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench.as_str() {
         "live-latency" => live_latency(&cli),
-        other => bail!("unknown benchmark {other:?}; known: live-latency"),
+        "archive-crash" => archive_crash(&cli),
+        "crash-child" => crash_child(cli.dir.as_deref().context("--dir")?),
+        other => bail!("unknown benchmark {other:?}; known: live-latency, archive-crash"),
     }
 }
 
-fn live_latency(cli: &Cli) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("broadcaster-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+fn bench_config(dir: &Path, cli: &Cli) -> anyhow::Result<Config> {
     let text = format!(
         "[output]\nlive_dir = \"{d}/live\"\narchive_dir = \"{d}/archive\"\n\n\
          [video]\nwidth = {}\nheight = {}\nframerate = {}\nencoder = \"x264\"\n\n\
@@ -50,9 +63,11 @@ fn live_latency(cli: &Cli) -> anyhow::Result<()> {
         cli.fps,
         d = dir.display()
     );
-    let config = Config::parse(&text, Path::new("bench.toml"))?;
-    let mut studio = broadcaster::studio::Studio::new(config)?;
-    let session = Session {
+    Ok(Config::parse(&text, Path::new("bench.toml"))?)
+}
+
+fn bench_session() -> Session {
+    Session {
         meeting_id: "bench".into(),
         title: "Benchmark".into(),
         agenda: vec![AgendaItem {
@@ -61,8 +76,15 @@ fn live_latency(cli: &Cli) -> anyhow::Result<()> {
             public: true,
         }],
         start_item: Some("1".into()),
-        download_allowed: false,
-    };
+        download_allowed: true,
+    }
+}
+
+fn live_latency(cli: &Cli) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("broadcaster-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut studio = broadcaster::studio::Studio::new(bench_config(&dir, cli)?)?;
+    let session = bench_session();
     let mut out = Vec::new();
     studio
         .handle(&ServerCommand::StartSession { id: 1, session }, &mut out)
@@ -110,6 +132,130 @@ fn live_latency(cli: &Cli) -> anyhow::Result<()> {
             "fps": cli.fps, "samples": ages.len(), "p50_s": p50, "p95_s": p95})
     );
     Ok(())
+}
+
+fn crash_child(dir: &Path) -> anyhow::Result<()> {
+    let cli = Cli::parse_from(["bench", "crash-child", "--width", "1280", "--height", "720"]);
+    let mut studio = broadcaster::studio::Studio::new(bench_config(dir, &cli)?)?;
+    let mut out = Vec::new();
+    studio
+        .handle(
+            &ServerCommand::StartSession {
+                id: 1,
+                session: bench_session(),
+            },
+            &mut out,
+        )
+        .map_err(anyhow::Error::msg)?;
+    for n in 0u64.. {
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(100));
+            studio.tick();
+        }
+        let speaker = content::broadcast::Speaker {
+            name: format!("Redner {n}"),
+            role: None,
+            party: None,
+        };
+        studio
+            .handle(
+                &ServerCommand::Speaker {
+                    id: n + 2,
+                    speaker: Some(speaker),
+                },
+                &mut out,
+            )
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+fn archive_crash(cli: &Cli) -> anyhow::Result<()> {
+    broadcaster::studio::init_gstreamer()?;
+    let root = std::env::temp_dir().join(format!("broadcaster-crash-{}", std::process::id()));
+    let mut seed = Utc::now().timestamp_subsec_nanos() as u64 | 1;
+    let mut lost = Vec::new();
+    let mut all_play = true;
+    let mut all_chapters = true;
+    for kill in 0..cli.kills {
+        let dir = root.join(kill.to_string());
+        std::fs::create_dir_all(&dir)?;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["crash-child", "--dir"])
+            .arg(&dir)
+            .env("RUST_LOG", "error")
+            .spawn()?;
+        // xorshift: a kill moment 2-6 s after the first segment.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait_ms = 2000 + seed % 4000;
+        let archive = dir.join("archive");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !recording_has_segment(&archive) {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("no segment within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill()?;
+        child.wait()?;
+        let killed_at = Utc::now();
+        let rec = broadcaster::recording::unfinished(&archive)
+            .pop()
+            .context("no unfinished recording")?;
+        let (events, torn) =
+            broadcaster::chapters::read(&rec.path(broadcaster::recording::CHAPTER_LOG))?;
+        let last = events.last().context("no chapter")?;
+        let media_at_kill = last.offset_ms as f64 / 1000.0
+            + (killed_at - last.at).num_milliseconds() as f64 / 1000.0;
+        let report = broadcaster::vod::finalize(&rec, 1, true)?;
+        let seconds_lost = media_at_kill - report.duration_ms as f64 / 1000.0;
+        let plays = report.files.mp4.as_ref().is_some_and(|mp4| {
+            broadcaster::vod::run_to_eos(
+                &format!(
+                    "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! fakesink",
+                    archive.join(mp4).display()
+                ),
+                gstreamer::ClockTime::from_seconds(60),
+            )
+            .is_ok()
+        });
+        // Each speaker event is written before the next second starts; all must be there.
+        let chapters_ok =
+            torn.is_none() && events.len() as f64 >= (last.offset_ms as f64 / 1000.0).floor();
+        println!(
+            "kill {}: after {:.1} s of media, lost {seconds_lost:.2} s, {} chapter events, plays: {plays}",
+            kill + 1,
+            media_at_kill,
+            events.len()
+        );
+        all_play &= plays;
+        all_chapters &= chapters_ok;
+        lost.push(seconds_lost);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let mean = lost.iter().sum::<f64>() / lost.len() as f64;
+    let max = lost.iter().cloned().fold(f64::MIN, f64::max);
+    println!(
+        "archive-crash: {} SIGKILLs, seconds lost mean {mean:.2}, max {max:.2} (target <= 1 s); every file plays: {all_play}; no chapter lost: {all_chapters}",
+        lost.len()
+    );
+    println!(
+        "{}",
+        serde_json::json!({"bench": "archive-crash", "kills": lost.len(), "lost_mean_s": mean,
+            "lost_max_s": max, "all_play": all_play, "no_chapter_lost": all_chapters})
+    );
+    Ok(())
+}
+
+fn recording_has_segment(archive: &Path) -> bool {
+    broadcaster::recording::unfinished(archive).iter().any(|r| {
+        std::fs::read_to_string(r.path("video/video.m3u8")).is_ok_and(|t| t.contains("#EXTINF"))
+    })
 }
 
 /// The last segment's program date-time, duration and URI. A date-time tag applies
