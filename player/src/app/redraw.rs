@@ -45,10 +45,11 @@ pub struct Pacing {
     pub idle_wait: Duration,
     /// Frames to draw whatever the damage (start-up, screenshots).
     pub force: u32,
-    /// This update drew: run one more update a frame interval later, so
-    /// what follows a drawn frame (its completion on the pipelined render
-    /// thread, "alert shown" reports, screenshots) is seen at once, not one
-    /// idle wait later.
+    /// A frame was drawn less than [`SETTLE`] ago: keep updating at the
+    /// frame interval, so what follows a drawn frame (its completion on the
+    /// pipelined render thread, which can take a while for new glyphs;
+    /// "alert shown" reports; screenshots) is seen at once, not one idle wait
+    /// later. Updates that find no damage draw nothing.
     pub settle: bool,
 }
 
@@ -65,6 +66,9 @@ impl Default for Pacing {
         }
     }
 }
+
+/// How long after a drawn frame updates keep the frame interval.
+pub const SETTLE: Duration = Duration::from_millis(500);
 
 /// Counts of what the loop did, for heartbeats and benchmarks.
 #[derive(Resource, Debug, Clone, Default)]
@@ -131,7 +135,7 @@ fn decide(
     let draw = pacing.force > 0 || removed || images || resized || !damaged.is_empty();
     pacing.force = pacing.force.saturating_sub(1);
     pacing.animating = !animated.is_empty();
-    pacing.settle = draw;
+    pacing.settle = draw || frames.last_rendered.is_some_and(|t| t.elapsed() < SETTLE);
     let Some(target) = target else { return };
     if let Ok(mut camera) = cameras.get_mut(target.camera)
         && camera.is_active != draw
