@@ -30,6 +30,12 @@ struct Cli {
     bench: String,
     #[arg(long, default_value_t = 10)]
     kills: u32,
+    /// For encode-child: the raw I420 file.
+    #[arg(long)]
+    raw: Option<PathBuf>,
+    /// Seconds of video for encode-cost.
+    #[arg(long, default_value_t = 10)]
+    clip_s: u32,
     /// For crash-child: the working directory.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -49,7 +55,11 @@ fn main() -> anyhow::Result<()> {
         "live-latency" => live_latency(&cli),
         "archive-crash" => archive_crash(&cli),
         "crash-child" => crash_child(cli.dir.as_deref().context("--dir")?),
-        other => bail!("unknown benchmark {other:?}; known: live-latency, archive-crash"),
+        "encode-cost" => encode_cost(&cli),
+        "encode-child" => encode_child(&cli),
+        other => {
+            bail!("unknown benchmark {other:?}; known: live-latency, archive-crash, encode-cost")
+        }
     }
 }
 
@@ -248,6 +258,102 @@ fn archive_crash(cli: &Cli) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"bench": "archive-crash", "kills": lost.len(), "lost_mean_s": mean,
             "lost_max_s": max, "all_play": all_play, "no_chapter_lost": all_chapters})
+    );
+    Ok(())
+}
+
+/// Encodes the raw clip with the broadcaster's x264 settings (`Encoder::describe`).
+fn encode_child(cli: &Cli) -> anyhow::Result<()> {
+    broadcaster::studio::init_gstreamer()?;
+    let v = broadcaster::config::VideoConfig {
+        width: cli.width,
+        height: cli.height,
+        framerate: cli.fps,
+        ..Default::default()
+    };
+    let raw = cli.raw.as_ref().context("--raw")?;
+    broadcaster::vod::run_to_eos(
+        &format!(
+            "filesrc location=\"{}\" ! rawvideoparse format=i420 width={} height={} framerate={}/1 ! {} ! fakesink",
+            raw.display(),
+            cli.width,
+            cli.height,
+            cli.fps,
+            broadcaster::encoder::Encoder::X264.describe(&v)
+        ),
+        gstreamer::ClockTime::from_seconds(600),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// CPU seconds (user + system) a shell command's children used: the shell reads
+/// its own cutime/cstime from /proc after the command, so both encoders are
+/// measured the same way.
+fn child_cpu_s(command: &str) -> anyhow::Result<f64> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{command} >/dev/null 2>&1 || exit 1; cat /proc/$$/stat"
+        ))
+        .output()?;
+    if !out.status.success() {
+        bail!("{command} failed");
+    }
+    let stat = String::from_utf8(out.stdout)?;
+    // Fields after the parenthesised name: cutime and cstime are the 16th and 17th.
+    let rest = stat.rsplit(')').next().context("stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[13].parse::<f64>()? + fields[14].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+fn encode_cost(cli: &Cli) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("broadcaster-encode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    broadcaster::studio::init_gstreamer()?;
+    let me = std::env::current_exe()?;
+    let mut results = Vec::new();
+    for (w, h) in [(1280u32, 720u32), (1920, 1080)] {
+        let raw = dir.join(format!("{w}x{h}.yuv"));
+        let frames = cli.clip_s * 30;
+        // The same moving test picture for both encoders.
+        broadcaster::vod::run_to_eos(
+            &format!(
+                "videotestsrc num-buffers={frames} pattern=ball motion=sweep background-color=0xff336699 ! \
+                 video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! filesink location=\"{}\"",
+                raw.display()
+            ),
+            gstreamer::ClockTime::from_seconds(600),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let ours = child_cpu_s(&format!(
+            "{} encode-child --raw {} --width {w} --height {h} --fps 30",
+            me.display(),
+            raw.display()
+        ))?;
+        let kbps = broadcaster::config::VideoConfig::default().bitrate_kbps;
+        let ffmpeg = child_cpu_s(&format!(
+            "ffmpeg -nostdin -hide_banner -f rawvideo -pix_fmt yuv420p -s {w}x{h} -r 30 -i {} \
+             -c:v libx264 -preset veryfast -tune zerolatency -b:v {kbps}k -maxrate {kbps}k -bufsize {kbps}k \
+             -g 30 -bf 0 -f null -",
+            raw.display()
+        ))?;
+        let per_min = 60.0 / cli.clip_s as f64;
+        let (ours_m, ffmpeg_m) = (ours * per_min, ffmpeg * per_min);
+        println!(
+            "encode-cost {w}x{h}@30: broadcaster x264 {ours_m:.1} CPU-s per minute, ffmpeg libx264 {ffmpeg_m:.1} ({:+.1} %)",
+            (ours_m / ffmpeg_m - 1.0) * 100.0
+        );
+        results.push(
+            serde_json::json!({"resolution": format!("{w}x{h}"), "ours_cpu_s_per_min": ours_m,
+            "ffmpeg_cpu_s_per_min": ffmpeg_m}),
+        );
+        let _ = std::fs::remove_file(&raw);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "{}",
+        serde_json::json!({"bench": "encode-cost", "clip_s": cli.clip_s, "results": results})
     );
     Ok(())
 }
