@@ -799,3 +799,43 @@ fn a_camera_that_disappears_is_replaced_within_a_second_and_rejoins() {
     assert_eq!(p.duration_ms, report.duration_ms);
     assert!(report.duration_ms > 3000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finalizes_the_recording_and_exits_cleanly() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ControlServer::start().await;
+    let config_path = dir.path().join("broadcaster.toml");
+    std::fs::write(
+        &config_path,
+        config_text(dir.path(), Some(&server.url), TEST_INPUTS),
+    )
+    .unwrap();
+    let mut child = spawn_binary(&config_path);
+    server
+        .wait_for(Duration::from_secs(20), "hello", |m| {
+            matches!(m, BroadcasterMessage::Hello(_)).then_some(())
+        })
+        .await;
+    server
+        .command(|id| ServerCommand::StartSession {
+            id,
+            session: agenda(),
+        })
+        .await;
+    let playlist = recording_playlist(&dir.path().join("archive"));
+    server.let_media_pass(&playlist, 2).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let report = server.finalized(Duration::from_secs(30)).await;
+    assert!(!report.recovered);
+    assert_eq!(report.chapters.len(), 1);
+    assert!(report.duration_ms >= 1000, "{report:?}");
+    let status = tokio::task::spawn_blocking(move || child.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
