@@ -281,7 +281,7 @@ impl Studio {
             .as_deref()
             .and_then(|n| session.item(n))
             .map(|(i, _)| i);
-        let closed = start_item.is_some_and(|i| !session.agenda[i].public);
+        let closed = session.closed || start_item.is_some_and(|i| !session.agenda[i].public);
         program.start(closed).map_err(|e| e.to_string())?;
         self.live = Some(Live {
             program,
@@ -290,7 +290,8 @@ impl Studio {
             session: session.clone(),
             started_at,
             item: None,
-            closed_override: false,
+            // A session begun closed stays closed until staff open it.
+            closed_override: session.closed,
             closed,
             wanted_camera: 0,
             on_air: Some(0),
@@ -307,7 +308,7 @@ impl Studio {
                 ChapterKind::Item {
                     number: "0".into(),
                     title: "Beginn".into(),
-                    public: true,
+                    public: !closed,
                 },
                 out,
             ),

@@ -51,6 +51,7 @@ fn agenda() -> Session {
         ],
         start_item: Some("1".into()),
         download_allowed: true,
+        closed: false,
     }
 }
 
@@ -540,6 +541,82 @@ async fn a_full_session_streams_records_and_hides_the_closed_part() {
         live.len()
     );
 
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// A non-public meeting begins on the slate: not one frame or sample of it
+/// is public, even before the first agenda item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_begun_closed_is_the_slate_from_its_first_frame() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ControlServer::start().await;
+    let config = Config::parse(
+        &config_text(dir.path(), Some(&server.url), TEST_INPUTS),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(broadcaster::run(config, stop_rx));
+    server
+        .wait_for(Duration::from_secs(20), "hello", |m| {
+            matches!(m, BroadcasterMessage::Hello(_)).then_some(())
+        })
+        .await;
+    let session = Session {
+        start_item: None,
+        closed: true,
+        ..agenda()
+    };
+    server
+        .command(|id| ServerCommand::StartSession { id, session })
+        .await;
+    let playlist = recording_playlist(&dir.path().join("archive"));
+    server.let_media_pass(&playlist, 2).await;
+    server.command(|id| ServerCommand::Stop { id }).await;
+    let report = server.finalized(Duration::from_secs(60)).await;
+    let mp4 = dir
+        .path()
+        .join("archive")
+        .join(report.files.mp4.as_ref().unwrap());
+    let frames = tokio::task::spawn_blocking({
+        let mp4 = mp4.clone();
+        move || {
+            decode_video(&format!(
+                "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264",
+                mp4.display()
+            ))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(frames.len() >= 20, "only {} frames", frames.len());
+    for f in &frames {
+        assert!(is_slate(f), "frame at {} ms is not the slate", f.ms);
+    }
+    let origin = frames[0].pts_ms;
+    let peaks = tokio::task::spawn_blocking(move || {
+        decode_audio_peaks(
+            &format!(
+                "filesrc location=\"{}\" ! qtdemux ! aacparse ! avdec_aac",
+                mp4.display()
+            ),
+            origin,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(peaks.len() > 50);
+    assert!(
+        peaks.iter().all(|(_, p)| *p < 1e-3),
+        "sound in a closed session: {:?}",
+        peaks.iter().filter(|(_, p)| *p >= 1e-3).collect::<Vec<_>>()
+    );
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(20), running)
         .await

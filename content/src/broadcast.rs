@@ -195,6 +195,12 @@ pub struct Session {
     /// Whether the town allows downloading the recording (a single MP4 is then made).
     #[serde(default = "yes")]
     pub download_allowed: bool,
+    /// Begin on the slate whatever the start item: a non-public meeting, or a
+    /// closed part staff switched on before the start. Without it a session
+    /// that begins before its first item would be public until the following
+    /// `closed_part` command arrived.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 fn yes() -> bool {
@@ -486,6 +492,7 @@ mod tests {
             ],
             start_item: None,
             download_allowed: true,
+            closed: false,
         }
     }
 

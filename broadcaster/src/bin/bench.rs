@@ -87,6 +87,7 @@ fn bench_session() -> Session {
         }],
         start_item: Some("1".into()),
         download_allowed: true,
+        closed: false,
     }
 }
 

@@ -139,6 +139,7 @@ async fn start(
                     .collect(),
                 start_item: start_item.map(agenda_number),
                 download_allowed: load_settings(tx)?.downloads,
+                closed: !m.public,
             };
             session
                 .check()

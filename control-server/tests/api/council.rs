@@ -1276,6 +1276,7 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
             assert_eq!(session.start_item.as_deref(), Some("1"));
             assert_eq!(session.agenda.len(), 4);
             assert!(!session.agenda[2].public, "the closed item goes as closed");
+            assert!(!session.closed, "a public meeting begins open");
             cid
         }
         other => panic!("expected start_session, got {other:?}"),
