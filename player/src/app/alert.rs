@@ -72,6 +72,8 @@ fn refresh(
         live: &[],
         assets: &assets,
         data_dir: &settings.data_dir,
+        // An alert shows no live readings.
+        online: true,
     };
     let node = Node {
         position_type: PositionType::Absolute,

@@ -8,7 +8,7 @@
 
 use super::fonts::Fonts;
 use super::link::NetLink;
-use super::{CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
+use super::{Connection, CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
 use crate::net::AppReport;
 use crate::show::{Showing, zone_key, zones_at};
 use bevy::ecs::hierarchy::ChildSpawnerCommands;
@@ -16,7 +16,7 @@ use bevy::image::{ImageFormatSetting, ImageLoaderSettings};
 use bevy::prelude::*;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use content::live::{AirQualityClass, LiveData, Quantity, Trend};
+use content::live::{AirQualityClass, LiveData, Quantity, ServiceAlert, Trend};
 use content::model::{ContentItem, Fit, ItemKind, MAIN_ZONE, Zone};
 use content::protocol::{NowPlaying, PlayRecord};
 use content::{ItemId, ScheduleId};
@@ -187,6 +187,9 @@ pub struct Ctx<'a> {
     pub live: &'a [LiveData],
     pub assets: &'a AssetServer,
     pub data_dir: &'a std::path::Path,
+    /// Connected to the server now: its `stale` marks are current, so the
+    /// local age check (the fallback) is not needed.
+    pub online: bool,
 }
 
 impl Ctx<'_> {
@@ -206,7 +209,9 @@ fn refresh_zones(
     settings: Res<Settings>,
     assets: Res<AssetServer>,
     link: Option<Res<NetLink>>,
+    conn: Res<Connection>,
     mut last_status: Local<i64>,
+    mut last_minute: Local<i64>,
     mut zones: Query<(Entity, &mut ZoneBox)>,
     children: Query<&Children>,
     contents: Query<(), With<ZoneContent>>,
@@ -229,7 +234,13 @@ fn refresh_zones(
         .0
         .as_ref()
         .map_or("Stadtbildschirm", |m| m.display.name.as_str());
-    let live_changed = live.is_changed();
+    // Live panels are rebuilt on new data, when the connection comes or goes
+    // (whose staleness marks count changes), and once a minute while offline,
+    // so the local age check marks a reading that ages with no server to say so.
+    let minute = at.timestamp().div_euclid(60);
+    let offline_tick = !conn.online && *last_minute != minute;
+    *last_minute = minute;
+    let live_changed = live.is_changed() || conn.is_changed() || offline_tick;
     for (entity, mut zone) in &mut zones {
         let showing = showings
             .iter()
@@ -296,6 +307,7 @@ fn refresh_zones(
             live: &live.0,
             assets: &assets,
             data_dir: &settings.data_dir,
+            online: conn.online,
         };
         // A new item slides in over the old one once its images are loaded
         // (both on screen meanwhile: never a blank or black frame). The
@@ -701,18 +713,23 @@ fn spawn_ticker(
 }
 
 fn spawn_transit(p: &mut ChildSpawnerCommands, ctx: &Ctx, stops: &[String], max_rows: u8) {
-    let departures: Vec<&content::live::Departure> = ctx
+    let boards: Vec<(&Vec<content::live::Departure>, &Vec<ServiceAlert>)> = ctx
         .live
         .iter()
         .filter_map(|d| match d {
             LiveData::Departures {
                 stop_id,
                 departures,
+                alerts,
                 ..
-            } if stops.is_empty() || stops.contains(stop_id) => Some(departures),
+            } if stops.is_empty() || stops.contains(stop_id) => Some((departures, alerts)),
             _ => None,
         })
-        .flatten()
+        .collect();
+    let notes = alert_notes(ctx, boards.iter().flat_map(|(_, a)| a.iter()));
+    let departures: Vec<&content::live::Departure> = boards
+        .iter()
+        .flat_map(|(d, _)| d.iter())
         .filter(|d| d.expected.unwrap_or(d.planned) >= ctx.now - chrono::Duration::minutes(1))
         .collect();
     let mut departures = departures;
@@ -747,7 +764,54 @@ fn spawn_transit(p: &mut ChildSpawnerCommands, ctx: &Ctx, stops: &[String], max_
             ]
         })
         .collect();
-    spawn_table(p, ctx, "Abfahrten", rows, &[0.12, 0.44, 0.14, 0.18, 0.12]);
+    spawn_table(
+        p,
+        ctx,
+        "Abfahrten",
+        rows,
+        &[0.12, 0.44, 0.14, 0.18, 0.12],
+        &notes,
+    );
+}
+
+/// The most service alerts a board shows: the departures keep most of it.
+const MAX_ALERT_NOTES: usize = 3;
+
+/// The service alerts in force, one line each ("header (bis 18:00)"); the
+/// same alert reported for two stops shows once. Without a header the
+/// description stands in; an alert with neither says nothing and is left out.
+fn alert_notes<'a>(ctx: &Ctx, alerts: impl Iterator<Item = &'a ServiceAlert>) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut notes = Vec::new();
+    for a in alerts {
+        if seen.contains(&a.id.as_str()) || a.until.is_some_and(|u| u <= ctx.now) {
+            continue;
+        }
+        let Some(text) = a
+            .header
+            .as_deref()
+            .or(a.description.as_deref())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            continue;
+        };
+        seen.push(&a.id);
+        // No-break spaces keep "bis 17:21 Uhr" on one line.
+        let until = a.until.map(|u| {
+            let u = u.with_timezone(&ctx.tz);
+            if u.date_naive() == ctx.now.with_timezone(&ctx.tz).date_naive() {
+                format!(" (bis\u{a0}{}\u{a0}Uhr)", crate::german::time_hm(&u))
+            } else {
+                format!(" (bis\u{a0}{})", u.format("%d.%m."))
+            }
+        });
+        notes.push(format!("{text}{}", until.unwrap_or_default()));
+        if notes.len() == MAX_ALERT_NOTES {
+            break;
+        }
+    }
+    notes
 }
 
 fn spawn_sensors(
@@ -771,7 +835,7 @@ fn spawn_sensors(
                     r.quantity == *q && (stations.is_empty() || stations.contains(&r.station))
                 })
                 .max_by_key(|r| r.measured_at)?;
-            let stale = ctx.now - r.measured_at > chrono::Duration::hours(3);
+            let stale = reading_stale(r, ctx.now, ctx.online);
             let trend = match r.trend {
                 Some(Trend::Rising) => "↑",
                 Some(Trend::Falling) => "↓",
@@ -803,7 +867,18 @@ fn spawn_sensors(
             })
         })
         .collect();
-    spawn_table(p, ctx, "Messwerte", rows, &[0.4, 0.35, 0.25]);
+    spawn_table(p, ctx, "Messwerte", rows, &[0.4, 0.35, 0.25], &[]);
+}
+
+/// How old a reading may get before the player itself calls it stale, when
+/// the server cannot say so (unreachable).
+pub const LOCAL_STALE_AFTER: chrono::Duration = chrono::Duration::hours(3);
+
+/// Whether a reading is shown as "veraltet": the server's mark (it knows its
+/// configured age and re-sends a reading when it turns stale), or, while the
+/// server is unreachable and cannot re-send, the local age check.
+fn reading_stale(r: &content::live::SensorReading, now: DateTime<Utc>, online: bool) -> bool {
+    r.stale || (!online && now - r.measured_at > LOCAL_STALE_AFTER)
 }
 
 /// A table cell: text and colour.
@@ -837,19 +912,27 @@ fn occupancy(o: Option<content::live::Occupancy>) -> Cell {
     }
 }
 
-/// A heading and rows of cells (column widths as shares), or "keine Daten".
-/// Cells do not wrap; a font size that fits the widest cell keeps every
-/// word whole.
+/// A heading and rows of cells (column widths as shares), or "keine Daten",
+/// then warning notes under them. Cells do not wrap; a font size that fits
+/// the widest cell keeps every word whole. Notes wrap at word boundaries in
+/// the lower part of the box, their size fitted to it.
 fn spawn_table(
     p: &mut ChildSpawnerCommands,
     ctx: &Ctx,
     heading: &str,
     rows: Vec<Vec<Cell>>,
     widths: &[f32],
+    notes: &[String],
 ) {
     let pad = ctx.base() * 0.04;
     let n = rows.len().max(3) as f32;
-    let mut row_px = ((ctx.size.y - 3.0 * pad) / (n + 1.5) / 1.5).min(ctx.base() * 0.07);
+    // Notes get up to a third of the height; the rows share the rest.
+    let notes_h = if notes.is_empty() {
+        0.0
+    } else {
+        (ctx.size.y - 3.0 * pad) * 0.33
+    };
+    let mut row_px = ((ctx.size.y - 3.0 * pad - notes_h) / (n + 1.5) / 1.5).min(ctx.base() * 0.07);
     let inner = ctx.size.x - 2.0 * pad;
     // Shrink until the longest cell of each column fits its share (the same
     // average-advance estimate as `fit_font`).
@@ -909,6 +992,44 @@ fn spawn_table(
                 }
             });
         }
+    })
+    .with_children(|t| {
+        if notes.is_empty() {
+            return;
+        }
+        // "⚠ " before each note: its width counted as two characters.
+        let text: String = notes
+            .iter()
+            .map(|n| format!("⚠ {n}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let gaps = notes.len() as f32 * row_px * 0.3;
+        let note_px = fit_font(&text, inner, notes_h - gaps, row_px, 8.0);
+        t.spawn(Node {
+            flex_direction: FlexDirection::Column,
+            width: percent(100),
+            margin: UiRect::top(px(row_px * 0.4)),
+            row_gap: px(row_px * 0.3),
+            ..default()
+        })
+        .with_children(|col| {
+            for note in notes {
+                col.spawn((
+                    Text::new("⚠ "),
+                    ctx.fonts.bold(note_px),
+                    TextColor(colours::WARN),
+                    Node {
+                        max_width: percent(100),
+                        ..default()
+                    },
+                    children![(
+                        TextSpan::new(note.as_str()),
+                        ctx.fonts.regular(note_px),
+                        TextColor(palette::TEXT),
+                    )],
+                ));
+            }
+        });
     });
 }
 
@@ -1051,6 +1172,26 @@ mod tests {
         let small = fit_font(&long, 1000.0, 400.0, 80.0, 10.0);
         assert!((10.0..40.0).contains(&small), "{small}");
         assert_eq!(fit_font(&long.repeat(50), 100.0, 50.0, 80.0, 10.0), 10.0);
+    }
+
+    #[test]
+    fn the_server_mark_decides_online_and_the_local_age_only_offline() {
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let reading = |age_min: i64, stale: bool| content::live::SensorReading {
+            station: "s1".into(),
+            quantity: Quantity::Pm10,
+            value: 10.0,
+            measured_at: now - chrono::Duration::minutes(age_min),
+            trend: None,
+            class: None,
+            stale,
+        };
+        assert!(reading_stale(&reading(5, true), now, true));
+        assert!(reading_stale(&reading(5, true), now, false));
+        // Online the server's configured age counts, not the local one.
+        assert!(!reading_stale(&reading(300, false), now, true));
+        assert!(reading_stale(&reading(300, false), now, false));
+        assert!(!reading_stale(&reading(60, false), now, false));
     }
 
     #[test]

@@ -542,3 +542,59 @@ fn a_new_item_slides_in_over_the_old_one() {
     drawn_in(&mut app, 2);
     assert_eq!(drawn_in(&mut app, 5), 0, "drawing did not stop");
 }
+
+/// The server's staleness mark (a fresh-looking reading the server calls
+/// stale) and service alerts under the departures: wrapped at word
+/// boundaries, one still in force with an end time, one ended (not shown),
+/// the same alert for two stops shown once.
+#[test]
+fn server_stale_mark_and_service_alerts_portrait() {
+    let mut c = case("stale_and_alerts_portrait", (1080, 1920));
+    let m = |min: i64| at() + chrono::Duration::minutes(min);
+    let zones = json!([
+        { "name": "sensors", "x": 0.0, "y": 0.0, "width": 100.0, "height": 30.0 },
+        { "name": "transit", "x": 0.0, "y": 30.0, "width": 100.0, "height": 70.0 },
+    ]);
+    c.opts.manifest = Some(manifest(
+        1080,
+        1920,
+        zones,
+        json!({ "sensors": one(1), "transit": one(2) }),
+        vec![
+            item(
+                1,
+                json!({ "type": "sensor_panel", "quantities": ["pm10", "no2"] }),
+            ),
+            item(2, json!({ "type": "transit_board", "max_rows": 4 })),
+        ],
+        vec![],
+    ));
+    let diversion = json!({
+        "id": "gtfs-alert-17",
+        "header": "Umleitung der Linien 830 und 854 wegen Bauarbeiten an der Neersener Straße: \
+                   die Haltestelle Rathaus wird an die Alte Heerstraße verlegt",
+        "description": "Bitte beachten Sie die Aushänge.",
+        "until": m(400),
+    });
+    c.opts.live = serde_json::from_value(json!([
+        { "kind": "sensors", "readings": [
+            // Twenty minutes old, yet the server says stale (its configured age
+            // is shorter than the local fallback's): the mark wins.
+            { "station": "s1", "quantity": "pm10", "value": 12.3, "measured_at": m(-20), "trend": "steady", "class": "gut", "stale": true },
+            { "station": "s1", "quantity": "no2", "value": 21.0, "measured_at": m(-5), "trend": "rising", "class": "gut" },
+        ]},
+        { "kind": "departures", "stop_id": "kaarst-rathaus", "as_of": m(0), "departures": [
+            { "line": "S28", "destination": "Düsseldorf Hbf", "planned": m(3), "expected": m(3) },
+            { "line": "854", "destination": "Neuss Hbf", "planned": m(6), "expected": m(8) },
+        ], "alerts": [
+            diversion,
+            { "id": "gtfs-alert-3", "header": "Aufzug am Bahnsteig 2 außer Betrieb", "until": m(-1) },
+            { "id": "gtfs-alert-9", "description": "Streik bei der Rheinbahn: Linie 830 fällt am Montag aus", "until": m(60 * 48) },
+        ]},
+        { "kind": "departures", "stop_id": "kaarst-ibs", "as_of": m(0), "departures": [
+            { "line": "830", "destination": "Büttgen Bahnhof", "planned": m(14), "expected": m(21) },
+        ], "alerts": [diversion] },
+    ]))
+    .unwrap();
+    check(c);
+}
