@@ -6,6 +6,7 @@
 //! - [`show`]: what plays where at an instant (pure).
 //! - [`app`]: the Bevy app (phases, zones, alerts, pairing, offscreen target).
 //! - [`german`]: dates and times in German.
+//! - [`video`]: GStreamer decoding for video and livestream zones.
 //!
 //! Invariant: the frame loop never waits on the network or a download; the
 //! network thread never touches the ECS. They meet only in channels.
@@ -15,6 +16,7 @@ pub mod german;
 pub mod net;
 pub mod show;
 pub mod store;
+pub mod video;
 
 use app::offscreen::{Captured, request_screenshot};
 use app::redraw::{Frames, Pacing};

@@ -41,6 +41,41 @@ pub fn zones_at(manifest: &Manifest, at: DateTime<Utc>) -> Vec<(&Zone, Option<Sh
         .collect()
 }
 
+/// What a zone shows instead of its scheduled entry when the items in `skip`
+/// failed to play (a broken video): the next entry of the same playlist whose
+/// item did not fail, for the rest of the scheduled entry's time. `None` when
+/// every other entry failed too (or there is none).
+pub fn substitute<'a>(
+    manifest: &'a Manifest,
+    zone: &str,
+    at: DateTime<Utc>,
+    skip: &[ItemId],
+) -> Option<Showing<'a>> {
+    let segment = manifest.segment_at(at)?;
+    let playlist = match segment.state.takeover.as_ref().filter(|p| !p.is_empty()) {
+        Some(p) if zone == content::model::MAIN_ZONE => p,
+        _ => segment.state.zones.get(zone)?,
+    };
+    let scheduled = showing(manifest, playlist, segment.from, at)?;
+    let index = playlist
+        .entries
+        .iter()
+        .position(|e| std::ptr::eq(e, scheduled.entry))?;
+    let n = playlist.entries.len();
+    (1..n)
+        .map(|k| &playlist.entries[(index + k) % n])
+        .filter(|e| !skip.contains(&e.item))
+        .find_map(|entry| {
+            let item = manifest.items.iter().find(|i| i.id == entry.item)?;
+            Some(Showing {
+                item,
+                entry,
+                started_at: scheduled.started_at,
+                ends_at: scheduled.ends_at,
+            })
+        })
+}
+
 fn showing<'a>(
     manifest: &'a Manifest,
     playlist: &'a Playlist,

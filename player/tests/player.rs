@@ -6,6 +6,8 @@
 mod render;
 #[path = "player/system.rs"]
 mod system;
+#[path = "player/video.rs"]
+mod video;
 
 use std::time::Duration;
 

@@ -72,8 +72,9 @@ fn refresh(
         live: &[],
         assets: &assets,
         data_dir: &settings.data_dir,
-        // An alert shows no live readings.
+        // An alert shows no live readings and no livestream.
         online: true,
+        server: "",
     };
     let node = Node {
         position_type: PositionType::Absolute,

@@ -15,6 +15,7 @@ pub mod offscreen;
 pub mod pairing;
 pub mod redraw;
 pub mod report;
+pub mod video;
 pub mod zones;
 
 use bevy::prelude::*;
@@ -177,6 +178,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             pairing::plugin,
             report::plugin,
             indicator::plugin,
+            video::plugin,
         ));
 }
 

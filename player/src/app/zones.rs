@@ -10,7 +10,7 @@ use super::fonts::Fonts;
 use super::link::NetLink;
 use super::{Connection, CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
 use crate::net::AppReport;
-use crate::show::{Showing, zone_key, zones_at};
+use crate::show::{Showing, substitute, zone_key, zones_at};
 use bevy::ecs::hierarchy::ChildSpawnerCommands;
 use bevy::image::{ImageFormatSetting, ImageLoaderSettings};
 use bevy::prelude::*;
@@ -54,6 +54,24 @@ pub struct ZoneBox {
     pub drawn: bool,
     /// What it shows since when, for proof of play.
     shown: Option<(ItemId, Option<ScheduleId>, DateTime<Utc>)>,
+    /// Items that failed to play (a video stream) during the scheduled entry
+    /// `failed_for`: the zone shows the next playlist item instead.
+    failed: Vec<ItemId>,
+    failed_for: Option<(ItemId, DateTime<Utc>)>,
+}
+
+impl ZoneBox {
+    /// The items that failed during the scheduled entry now showing.
+    pub fn failed_items(&self) -> &[ItemId] {
+        &self.failed
+    }
+
+    /// The item this zone shows could not be played: go on to the next.
+    pub fn fail(&mut self, item: ItemId) {
+        if !self.failed.contains(&item) {
+            self.failed.push(item);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +167,8 @@ fn build_layout(
                         key: None,
                         drawn: false,
                         shown: None,
+                        failed: Vec::new(),
+                        failed_for: None,
                     },
                     zone_node(zone),
                     ZIndex(zone.z),
@@ -187,6 +207,8 @@ pub struct Ctx<'a> {
     pub live: &'a [LiveData],
     pub assets: &'a AssetServer,
     pub data_dir: &'a std::path::Path,
+    /// The control server's address (livestreams come from it).
+    pub server: &'a str,
     /// Connected to the server now: its `stale` marks are current, so the
     /// local age check (the fallback) is not needed.
     pub online: bool,
@@ -246,6 +268,19 @@ fn refresh_zones(
             .iter()
             .find(|(n, _)| *n == zone.name)
             .and_then(|(_, s)| s.clone());
+        // Failures count for the scheduled entry they happened in; after
+        // it the schedule tries every item again.
+        let scheduled_key = zone_key(&showing);
+        if zone.failed_for != scheduled_key && !zone.failed.is_empty() {
+            zone.failed.clear();
+        }
+        zone.failed_for = scheduled_key;
+        let showing = match (&manifest.0, zone.failed.is_empty()) {
+            // The next playable item fills the rest of the entry; with none,
+            // the failed item stays (its last frame or card).
+            (Some(m), false) => substitute(m, &zone.name, at, &zone.failed).or(showing),
+            _ => showing,
+        };
         let key = zone_key(&showing);
         let live_item = showing.as_ref().is_some_and(|s| {
             matches!(
@@ -308,6 +343,7 @@ fn refresh_zones(
             assets: &assets,
             data_dir: &settings.data_dir,
             online: conn.online,
+            server: &conn.server,
         };
         // A new item slides in over the old one once its images are loaded
         // (both on screen meanwhile: never a blank or black frame). The
@@ -448,11 +484,53 @@ pub fn spawn_item(
             quantities,
         } => spawn_sensors(p, ctx, stations, quantities),
         ItemKind::EmergencyAlert(alert) => super::alert::spawn_takeover(p, ctx, alert),
-        ItemKind::Video { .. } | ItemKind::Livestream { .. } => {
-            // Video lands with GStreamer; until then a calm card, never black.
-            spawn_card(p, ctx, &item.name, "Video folgt in Kürze")
+        ItemKind::Video { asset, .. } => {
+            let path = ctx.data_dir.join("cache").join(&asset.sha256);
+            let uri = crate::video::file_uri(&path);
+            spawn_video(p, ctx, item, uri, true);
+        }
+        ItemKind::Livestream { hls_path } => {
+            let uri = format!("{}{hls_path}", ctx.server.trim_end_matches('/'));
+            spawn_video(p, ctx, item, Some(uri), false);
         }
     }
+}
+
+/// A placeholder card with the video's node over it, hidden until its first
+/// frame: never a black zone while a stream starts or after it failed.
+fn spawn_video(
+    p: &mut ChildSpawnerCommands,
+    ctx: &Ctx,
+    item: &ContentItem,
+    uri: Option<String>,
+    looping: bool,
+) {
+    p.spawn(Node {
+        width: percent(100),
+        height: percent(100),
+        ..default()
+    })
+    .with_children(|b| {
+        spawn_card(b, ctx, &item.name, "Video wird geladen");
+        let Some(uri) = uri else { return };
+        b.spawn((
+            super::video::VideoRequest {
+                item: item.id,
+                uri,
+                size: UVec2::new(ctx.size.x.round() as u32, ctx.size.y.round() as u32),
+                looping,
+            },
+            Node {
+                position_type: PositionType::Absolute,
+                left: px(0),
+                top: px(0),
+                width: px(ctx.size.x),
+                height: px(ctx.size.y),
+                ..default()
+            },
+            Visibility::Hidden,
+        ));
+    });
 }
 
 fn spawn_announcement(
