@@ -2,12 +2,15 @@
 //! Debian packages in `debian-packages.txt`, since cargo cannot even build this
 //! xtask on a machine without a C linker).
 //!
-//! - `demo`: build and run the system with the Kaarst demo data on SQLite.
+//! - `demo`: build and run the whole system (control server, a player, a
+//!   broadcaster on test sources) with the Kaarst demo data on SQLite.
 //! - `test`: formatting, clippy with warnings denied, and every test
 //!   (cargo-nextest when installed, `cargo test` otherwise).
 //!
 //! Everything comes from Debian's packages and crates.io; nothing is downloaded
 //! from anywhere else.
+
+mod demo;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -52,21 +55,10 @@ fn cargo() -> Command {
 }
 
 fn demo(extra: &[String]) -> Result<()> {
-    run(cargo().args(["build", "--workspace", "--bins"]))?;
-    let data = Path::new(".demo");
-    std::fs::create_dir_all(data)?;
-    eprintln!(
-        "starting the control server with the Kaarst demo data in {}",
-        data.display()
-    );
-    eprintln!(
-        "log in as 'admin' with the password printed below (first start only) or CONTROL_ADMIN_PASSWORD"
-    );
-    run(Command::new("target/debug/control-server")
-        .arg("demo")
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra))
+    // `--tests` too: the same feature set as the test build, so the demo and
+    // `./x test` share one build instead of compiling Bevy twice.
+    run(cargo().args(["build", "--workspace", "--bins", "--tests"]))?;
+    demo::run(extra)
 }
 
 fn test() -> Result<()> {
