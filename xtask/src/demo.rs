@@ -14,12 +14,11 @@
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 const DISPLAY_NAME: &str = "Kaarst Rathausplatz";
 
@@ -71,37 +70,71 @@ fn admin_password(data: &Path) -> Result<String> {
 }
 
 fn start_server(data: &Path, password: &str, extra: &[String]) -> Result<(Child, SocketAddr)> {
+    // The server's output stays on the terminal (a pipe through this process
+    // would break when Ctrl-C ends it first), so the address comes from the
+    // flags and readiness from polling the health endpoint.
+    let listen = listen_flag(extra).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let mut addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?} is not an address"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip([127, 0, 0, 1].into());
+    }
     let mut child = Command::new("target/debug/control-server")
         .arg("demo")
         .arg("--data-dir")
         .arg(data)
-        .args(extra)
+        .arg("--listen")
+        .arg(&listen)
+        .args(without_listen(extra))
         .env("CONTROL_ADMIN_PASSWORD", password)
-        .stdout(Stdio::piped())
         .spawn()
         .context("cannot start target/debug/control-server")?;
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("{line}");
-            if let Some(rest) = line.strip_prefix("control-server listening on http://") {
-                let _ = tx.send(rest.trim_end_matches('/').to_owned());
-            }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("the control server exited with {status} (see its log above)");
         }
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(a) => a,
-        Err(_) => {
+        if matches!(
+            request(addr, "GET", "/api/health", &[], None),
+            Ok((200, _, _))
+        ) {
+            return Ok((child, addr));
+        }
+        if Instant::now() > deadline {
             let _ = child.kill();
-            bail!("the control server did not start listening (see its log above)");
+            bail!("the control server did not answer on {addr} within two minutes");
         }
-    };
-    let mut addr: SocketAddr = addr.parse().context("the server's listening line")?;
-    if addr.ip().is_unspecified() {
-        addr.set_ip([127, 0, 0, 1].into());
+        std::thread::sleep(Duration::from_millis(200));
     }
-    Ok((child, addr))
+}
+
+/// The value of `--listen X` or `--listen=X` among the extra flags.
+fn listen_flag(extra: &[String]) -> Option<String> {
+    extra
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--listen") {
+            Some("") => extra.get(i + 1).cloned(),
+            Some(v) => v.strip_prefix('=').map(str::to_owned),
+            None => None,
+        })
+}
+
+fn without_listen(extra: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in extra {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--listen" {
+            skip = true;
+        } else if !a.starts_with("--listen=") {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 fn start_companions(data: &Path, addr: SocketAddr, password: &str) -> Result<Vec<Child>> {
