@@ -27,16 +27,17 @@ pub fn run(extra: &[String]) -> Result<()> {
     std::fs::create_dir_all(&data)?;
     let password = admin_password(&data)?;
     let (mut server, addr) = start_server(&data, &password, extra)?;
+    // Filled as they start, so one that started before another failed is still stopped.
     let mut others = Vec::new();
-    match start_companions(&data, addr, &password) {
-        Ok(children) => others = children,
-        Err(e) => eprintln!(
-            "demo: the control server runs, but the player and broadcaster could not be started: {e:#}"
-        ),
+    if let Err(e) = start_companions(&data, addr, &password, &mut others) {
+        eprintln!("demo: the control server runs, but not everything else started: {e:#}");
     }
+    let where_password = match std::env::var_os("CONTROL_ADMIN_PASSWORD") {
+        Some(_) => "CONTROL_ADMIN_PASSWORD".to_owned(),
+        None => data.join("admin-password").display().to_string(),
+    };
     eprintln!(
-        "demo: staff API and pages on http://{addr}/ (log in as 'admin', password in {}); Ctrl-C stops everything",
-        data.join("admin-password").display()
+        "demo: staff API and pages on http://{addr}/ (log in as 'admin', password in {where_password}); Ctrl-C stops everything"
     );
     let status = server.wait()?;
     for child in &mut others {
@@ -137,9 +138,13 @@ fn without_listen(extra: &[String]) -> Vec<String> {
     out
 }
 
-fn start_companions(data: &Path, addr: SocketAddr, password: &str) -> Result<Vec<Child>> {
+fn start_companions(
+    data: &Path,
+    addr: SocketAddr,
+    password: &str,
+    children: &mut Vec<Child>,
+) -> Result<()> {
     let api = Api::login(addr, "admin", password)?;
-    let mut children = Vec::new();
 
     let player_dir = data.join("player");
     std::fs::create_dir_all(&player_dir)?;
@@ -201,7 +206,7 @@ fn start_companions(data: &Path, addr: SocketAddr, password: &str) -> Result<Vec
         "demo: broadcaster on test sources started ({}); start the demo meeting with POST /api/council/meetings/{{id}}/start",
         config.display()
     );
-    Ok(children)
+    Ok(())
 }
 
 /// Test sources at a size a laptop encodes without noticing.
