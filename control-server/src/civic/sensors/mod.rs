@@ -454,10 +454,7 @@ pub async fn ingest(
                 .into_iter()
                 .filter(|v| !v.stale)
                 .collect();
-            let areas: BTreeMap<String, Ars> = stations(tx)?
-                .into_iter()
-                .filter_map(|s| s.ars.parse().ok().map(|a| (s.id, a)))
-                .collect();
+            let areas = station_areas(tx)?;
             // Displays with the same regional key get the same set: encoded once.
             let mut by_ars: BTreeMap<String, (Vec<SensorReading>, Vec<DisplayId>)> =
                 BTreeMap::new();
@@ -467,27 +464,11 @@ pub async fn ingest(
                     ids.push(d.id);
                     continue;
                 }
-                let set: Vec<SensorReading> = fresh
-                    .iter()
-                    .filter(|v| {
-                        areas
-                            .get(&v.station)
-                            .is_some_and(|a| d.location.ars.is_within(a))
-                    })
-                    .map(|v| SensorReading {
-                        station: v.station.clone(),
-                        quantity: v.quantity,
-                        value: v.value,
-                        measured_at: v.measured_at,
-                        trend: if v.station == st {
-                            batch_trend(v.quantity, v.measured_at)
-                        } else {
-                            None
-                        },
-                        class: v.class,
-                        stale: false,
-                    })
-                    .collect();
+                let set = readings_in_area(&fresh, &areas, &d.location.ars, |v| {
+                    (v.station == st)
+                        .then(|| batch_trend(v.quantity, v.measured_at))
+                        .flatten()
+                });
                 by_ars.insert(key, (set, vec![d.id]));
             }
             Ok((by_ars.into_values().collect::<Vec<_>>(), trends))
@@ -671,6 +652,41 @@ pub fn hourly(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Each station's area (regional key), to match readings to displays.
+fn station_areas(c: &Connection) -> Result<BTreeMap<String, Ars>, ApiError> {
+    Ok(stations(c)?
+        .into_iter()
+        .filter_map(|st| st.ars.parse().ok().map(|a| (st.id, a)))
+        .collect())
+}
+
+/// The readings of `views` whose station lies within `display_area`, as a
+/// player gets them (a player replaces its whole set with each message).
+fn readings_in_area(
+    views: &[ReadingView],
+    areas: &BTreeMap<String, Ars>,
+    display_area: &Ars,
+    trend: impl Fn(&ReadingView) -> Option<Trend>,
+) -> Vec<SensorReading> {
+    views
+        .iter()
+        .filter(|v| {
+            areas
+                .get(&v.station)
+                .is_some_and(|a| display_area.is_within(a))
+        })
+        .map(|v| SensorReading {
+            station: v.station.clone(),
+            quantity: v.quantity,
+            value: v.value,
+            measured_at: v.measured_at,
+            trend: trend(v),
+            class: v.class,
+            stale: v.stale,
+        })
+        .collect()
+}
+
 pub fn quantity_name(q: Quantity) -> &'static str {
     name(q)
 }
@@ -706,32 +722,13 @@ pub async fn resync(
                 .into_iter()
                 .filter(|v| !v.stale)
                 .collect();
-            let areas: BTreeMap<String, Ars> = stations(c)?
-                .into_iter()
-                .filter_map(|st| st.ars.parse().ok().map(|a| (st.id, a)))
-                .collect();
+            let areas = station_areas(c)?;
             let displays: Vec<Display> = crate::store::all(c)?;
             Ok(displays
                 .into_iter()
                 .filter(|d| ids.contains(&d.id))
                 .map(|d| {
-                    let readings: Vec<SensorReading> = fresh
-                        .iter()
-                        .filter(|v| {
-                            areas
-                                .get(&v.station)
-                                .is_some_and(|a| d.location.ars.is_within(a))
-                        })
-                        .map(|v| SensorReading {
-                            station: v.station.clone(),
-                            quantity: v.quantity,
-                            value: v.value,
-                            measured_at: v.measured_at,
-                            trend: None,
-                            class: v.class,
-                            stale: false,
-                        })
-                        .collect();
+                    let readings = readings_in_area(&fresh, &areas, &d.location.ars, |_| None);
                     (d.id, readings)
                 })
                 .collect::<Vec<_>>())
@@ -794,32 +791,13 @@ pub async fn sweep_stale(
             if current.iter().all(|v| !v.stale) {
                 return Ok(Vec::new());
             }
-            let areas: BTreeMap<String, Ars> = stations(c)?
-                .into_iter()
-                .filter_map(|st| st.ars.parse().ok().map(|a| (st.id, a)))
-                .collect();
+            let areas = station_areas(c)?;
             let displays: Vec<Display> = crate::store::all(c)?;
             Ok(displays
                 .into_iter()
                 .filter(|d| connected.contains(&d.id))
                 .filter_map(|d| {
-                    let readings: Vec<SensorReading> = current
-                        .iter()
-                        .filter(|v| {
-                            areas
-                                .get(&v.station)
-                                .is_some_and(|a| d.location.ars.is_within(a))
-                        })
-                        .map(|v| SensorReading {
-                            station: v.station.clone(),
-                            quantity: v.quantity,
-                            value: v.value,
-                            measured_at: v.measured_at,
-                            trend: None,
-                            class: v.class,
-                            stale: v.stale,
-                        })
-                        .collect();
+                    let readings = readings_in_area(&current, &areas, &d.location.ars, |_| None);
                     readings.iter().any(|r| r.stale).then_some((d.id, readings))
                 })
                 .collect::<Vec<_>>())
