@@ -304,6 +304,40 @@ pub struct Status {
     /// Problems a technician should know of, in plain words (newest last).
     #[serde(default)]
     pub errors: Vec<String>,
+    /// Why the archive stopped recording this session (disk full, a write error,
+    /// the free-space reserve reached); the live stream goes on without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_error: Option<String>,
+    /// The RTMP(S) restream, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restream: Option<RestreamStatus>,
+}
+
+/// Where the restream to a platform (YouTube, …) stands. It never holds up the
+/// live HLS output or the recording: a failed connection is retried with backoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestreamStatus {
+    /// The target without its stream key (`rtmps://host/app/…`).
+    pub target: String,
+    pub state: RestreamState,
+    /// Connection attempts this session, the first included.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Why the last attempt failed or the connection dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestreamState {
+    /// Connecting (or connected, waiting for the next keyframe to begin with).
+    Connecting,
+    /// Media is flowing to the platform.
+    Connected,
+    /// The last attempt failed; the next one is due after a backoff.
+    Reconnecting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -569,6 +603,13 @@ mod tests {
             BroadcasterMessage::Status(Status {
                 state: BroadcastState::Live,
                 audio_level_db: Some(-20.0),
+                archive_error: Some("disk full".into()),
+                restream: Some(RestreamStatus {
+                    target: "rtmps://a.example/live2/…".into(),
+                    state: RestreamState::Reconnecting,
+                    attempts: 3,
+                    last_error: Some("connection refused".into()),
+                }),
                 ..Status::default()
             }),
             BroadcasterMessage::Chapter(ChapterEvent {
