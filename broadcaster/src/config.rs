@@ -9,6 +9,7 @@
 //! [output]
 //! live_dir = "/srv/council/live"
 //! archive_dir = "/srv/council/archive"
+//! min_free_mb = 512  # optional: the archive stops cleanly below this much free space
 //!
 //! [video]            # optional; these are the defaults
 //! width = 1280
@@ -17,6 +18,10 @@
 //! bitrate_kbps = 3000
 //! encoder = "auto"   # auto | x264 | nvh264 | vaapih264 | v4l2h264
 //! segment_s = 1
+//! renditions = [720, 360]  # optional ladder for the live output: heights, below `height`
+//!
+//! [restream]         # optional: RTMP(S) restream to a platform, reconnected with backoff
+//! url = "rtmps://a.rtmps.youtube.com/live2/STREAM-KEY"
 //!
 //! [overlay]          # optional
 //! town = "Stadt Kaarst"
@@ -71,6 +76,8 @@ pub struct Config {
     pub video: VideoConfig,
     #[serde(default)]
     pub overlay: OverlayConfig,
+    #[serde(default)]
+    pub restream: Option<RestreamConfig>,
     #[serde(rename = "input")]
     inputs: Vec<Spanned<InputConfig>>,
 }
@@ -93,10 +100,28 @@ pub struct OutputConfig {
     /// Live segments kept on disk (the playlist names the newest few).
     #[serde(default = "default_live_segments")]
     pub live_segments: u32,
+    /// The archive stops (cleanly, its last segment complete) when less than this
+    /// many MiB are free where it is written, so finalizing and the rest of the
+    /// system keep room. 0 records until the disk is truly full.
+    #[serde(default = "default_min_free_mb")]
+    pub min_free_mb: u64,
 }
 
 fn default_live_segments() -> u32 {
     12
+}
+
+fn default_min_free_mb() -> u64 {
+    512
+}
+
+/// A restream to a platform over RTMP or RTMPS (`rtmp2sink`; RTMPS through GIO's
+/// TLS backend, glib-networking).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestreamConfig {
+    /// `rtmp://host[:port]/app/stream-key` or `rtmps://…`; the key is never logged.
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +135,17 @@ pub struct VideoConfig {
     pub encoder: EncoderChoice,
     /// HLS segment (and archive fragment) length; the keyframe interval is aligned to it.
     pub segment_s: u32,
+    /// Extra live renditions for phones: heights below `height`, highest first
+    /// (widths keep the aspect ratio). The archive keeps the full size only.
+    pub renditions: Vec<u32>,
+}
+
+impl VideoConfig {
+    /// The width of a rendition `height` pixels high: the program's aspect ratio,
+    /// rounded to an even number (H.264 with 4:2:0 needs one).
+    pub fn width_for(&self, height: u32) -> u32 {
+        ((self.width * height + self.height) / self.height / 2 * 2).max(2)
+    }
 }
 
 impl Default for VideoConfig {
@@ -122,6 +158,7 @@ impl Default for VideoConfig {
             audio_bitrate_kbps: 128,
             encoder: EncoderChoice::Auto,
             segment_s: 1,
+            renditions: Vec::new(),
         }
     }
 }
@@ -301,6 +338,19 @@ impl Config {
         } else {
             None
         };
+        let video_problem = video_problem.or_else(|| {
+            let mut last = v.height;
+            v.renditions
+                .iter()
+                .any(|&r| {
+                    let bad = r < 64 || r % 2 != 0 || r >= last;
+                    last = r;
+                    bad
+                })
+                .then_some(
+                    "video renditions must be even heights of at least 64, below height, highest first",
+                )
+        });
         if let Some(message) = video_problem {
             let at = text.find("[video]").unwrap_or(0);
             return Err(invalid(at..at, message.into()));
@@ -316,6 +366,20 @@ impl Config {
                     server.url
                 ),
             ));
+        }
+        if let Some(r) = &self.restream {
+            let path = r
+                .url
+                .strip_prefix("rtmp://")
+                .or_else(|| r.url.strip_prefix("rtmps://"));
+            // host/app/key at least: rtmp2sink needs an application and a stream.
+            if path.is_none_or(|p| p.split('/').filter(|s| !s.is_empty()).count() < 3) {
+                let at = text.find("[restream]").unwrap_or(0);
+                return Err(invalid(
+                    at..at,
+                    "restream url must be rtmp://host/app/stream-key or rtmps://…".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -444,6 +508,20 @@ source = { kind = "test" }
         let bad = GOOD.replace("height = 180", "height = 181");
         let e = error_of(&bad);
         assert!(e.contains("line 10") && e.contains("even"), "{e}");
+    }
+
+    #[test]
+    fn restream_and_renditions_are_checked() {
+        let with = |extra: &str| GOOD.replace("height = 180\n", &format!("height = 180\n{extra}"));
+        let c = parse(&with("renditions = [120, 64]\n")).unwrap();
+        assert_eq!(c.video.renditions, [120, 64]);
+        let e = error_of(&with("renditions = [64, 120]\n"));
+        assert!(e.contains("line 10") && e.contains("renditions"), "{e}");
+        let ok = format!("{GOOD}\n[restream]\nurl = \"rtmps://a.example/live2/key\"\n");
+        assert!(parse(&ok).unwrap().restream.is_some());
+        let bad = format!("{GOOD}\n[restream]\nurl = \"rtmp://a.example/key\"\n");
+        let e = error_of(&bad);
+        assert!(e.contains("restream url"), "{e}");
     }
 
     #[test]

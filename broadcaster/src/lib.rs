@@ -8,12 +8,15 @@
 //! - [`program`]: the session pipeline (cut, overlays, slate, encoders, sinks).
 //! - [`encoder`]: hardware encoder probing with x264 fallback.
 //! - [`studio`]: the session state machine; [`core`]: its thread.
+//! - [`archive`]: the archive branches, isolated from the live stream (disk full).
+//! - [`restream`]: the RTMP(S) restream with reconnect.
 //! - [`chapters`], [`recording`], [`vod`]: the archive, its sidecar log, finalizing.
 //! - [`control`]: the WebSocket client.
 //!
 //! Invariant: only [`studio`] (on the [`core`] thread) touches the program pipeline;
 //! the network side talks to it through channels, so it never blocks the stream.
 
+pub mod archive;
 pub mod chapters;
 pub mod config;
 pub mod control;
@@ -22,6 +25,7 @@ pub mod encoder;
 pub mod input;
 pub mod program;
 pub mod recording;
+pub mod restream;
 pub mod studio;
 pub mod vod;
 

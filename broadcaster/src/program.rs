@@ -8,11 +8,23 @@
 //!                                                                                                 │
 //!  closed slate "Nichtöffentlicher Teil" ─────────── input-selector "closedv" ◄── gate ──────────┘
 //!                                                        │
-//!                                      x264enc/hw ─ h264parse ─ tee ─┬ hlscmafsink (live, pruned)
-//!                                                                    └ hlscmafsink (archive, EVENT→VOD)
+//!                                                   tee "rawt" ─┬ x264enc/hw ─ h264parse ─ tee "vt" ─┬ hlscmafsink (live, pruned)
+//!                                                               │                                   ├ [archive bin] (EVENT→VOD)
+//!                                                               │                                   └ leaky queue ─ flvmux ─ appsink (restream)
+//!                                                               └ per rendition: videoscale ─ encoder ─ hlscmafsink (live)
 //!  interaudiosrc cam-n ─ input-selector "asel" ─ volume (mute) ─ gate ─┐
-//!  silence ────────────────────────────────── input-selector "closeda" ┴ level ─ AAC ─ tee ─ (same two sinks)
+//!  silence ────────────────────────────────── input-selector "closeda" ┴ level ─ AAC ─ tee "at" ─ (live, archive, restream)
 //! ```
+//!
+//! The archive branches sit behind a firewall ([`crate::archive`]): a disk that
+//! fills up ends the recording, never the live stream. The restream leaves through
+//! an appsink that never blocks ([`crate::restream`]).
+//!
+//! Renditions (`[video] renditions`) are scaled from the program picture *after*
+//! the closed-part selector, so the slate guarantee holds for every one of them;
+//! every encoder has the same keyframe interval in frames (and x264 no scene-cut
+//! keyframes), so segment boundaries line up across renditions. They are live
+//! only: the archive keeps the full size.
 //!
 //! The closed part is decided *before* the encoders and the tee, so live and archive
 //! get the same slate and silence: no camera frame or microphone sample of a closed
@@ -20,9 +32,12 @@
 //! than the moment the closed part ended are dropped, so a frame queued during the
 //! closed part cannot slip out when the selector switches back.
 
+use crate::archive::Archive;
 use crate::config::{Config, VideoConfig};
 use crate::encoder::Encoder;
 use crate::input::{AUDIO_CAPS, audio_channel, quote, video_caps, video_channel};
+use crate::restream::Restream;
+use content::broadcast::RestreamStatus;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::path::Path;
@@ -88,6 +103,8 @@ pub struct Program {
     reopen_at: Arc<AtomicU64>,
     pub stats: Arc<Stats>,
     bus_thread: Option<std::thread::JoinHandle<()>>,
+    archive: Archive,
+    restream: Option<Restream>,
 }
 
 /// Where the two outputs go.
@@ -96,6 +113,64 @@ pub struct Outputs<'a> {
     pub live_segments: u32,
     /// This recording's directory (see [`crate::recording`]).
     pub recording_dir: &'a Path,
+    /// The archive stops below this much free space (MiB).
+    pub min_free_mb: u64,
+}
+
+/// A rendition of the live output: its directory under `live_dir` and size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendition {
+    /// Sub-directory of the live dir holding its `video.m3u8`.
+    pub dir: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+}
+
+/// The live video renditions: the full size first (in `video/`), then the ladder.
+pub fn renditions(v: &VideoConfig) -> Vec<Rendition> {
+    let mut out = vec![Rendition {
+        dir: "video".into(),
+        width: v.width,
+        height: v.height,
+        bitrate_kbps: v.bitrate_kbps,
+    }];
+    for &h in &v.renditions {
+        let w = v.width_for(h);
+        // Bitrate by pixel count, with a floor below which x264 turns to mush.
+        let kbps = (v.bitrate_kbps as u64 * (w * h) as u64 / (v.width * v.height) as u64) as u32;
+        out.push(Rendition {
+            dir: format!("video_{h}"),
+            width: w,
+            height: h,
+            bitrate_kbps: kbps.max(150),
+        });
+    }
+    out
+}
+
+/// The live multivariant playlist: one variant per rendition, sound shared.
+/// CODECS is given where the profile is known (x264: High, level 4.0 covers up to
+/// 1080p30); a hardware encoder's profile varies, so there it is left out.
+pub fn live_master_playlist(v: &VideoConfig, encoder: Encoder) -> String {
+    let mut m = String::from(
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+         #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Ton\",LANGUAGE=\"de\",DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/audio.m3u8\"\n",
+    );
+    let codecs = match encoder {
+        Encoder::X264 => ",CODECS=\"avc1.640028,mp4a.40.2\"",
+        _ => "",
+    };
+    for r in renditions(v) {
+        m += &format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{}{codecs},AUDIO=\"audio\"\n{}/video.m3u8\n",
+            (r.bitrate_kbps + v.audio_bitrate_kbps) * 1100,
+            r.width,
+            r.height,
+            r.dir
+        );
+    }
+    m
 }
 
 fn sink(name: &str, dir: &Path, stem: &str, v: &VideoConfig, live: Option<u32>) -> String {
@@ -212,11 +287,45 @@ impl Program {
             quote(SLATE_TEXT),
             text_font(20)
         );
+        let ladder = renditions(v);
+        // With renditions, scene-cut keyframes would differ between them and shift
+        // their segment boundaries apart: keyframes come only every `gop` frames.
+        let aligned = if ladder.len() > 1 && encoder == Encoder::X264 {
+            " option-string=scenecut=0"
+        } else {
+            ""
+        };
+        let describe = |r: &Rendition| {
+            let rv = VideoConfig {
+                width: r.width,
+                height: r.height,
+                bitrate_kbps: r.bitrate_kbps,
+                ..v.clone()
+            };
+            encoder
+                .describe(&rv)
+                .replacen(" ! h264parse", &format!("{aligned} ! h264parse"), 1)
+        };
         d += &format!(
-            "input-selector name=closedv sync-streams=false cache-buffers=false ! videoconvert ! {vcaps} ! \
-             queue max-size-buffers=5 ! {} ! tee name=vt ",
-            encoder.describe(v)
+            "input-selector name=closedv sync-streams=false cache-buffers=false ! videoconvert ! {vcaps} ! tee name=rawt \
+             rawt. ! queue max-size-buffers=5 ! {} ! tee name=vt ",
+            describe(&ladder[0])
         );
+        for r in &ladder[1..] {
+            d += &format!(
+                "rawt. ! queue max-size-buffers=5 ! videoscale ! video/x-raw,width={},height={} ! {} ! queue ! {} ",
+                r.width,
+                r.height,
+                describe(r),
+                sink(
+                    &format!("live_{}", r.dir),
+                    &out.live_dir.join(&r.dir),
+                    "video",
+                    v,
+                    Some(out.live_segments)
+                )
+            );
+        }
         d += "input-selector name=asel sync-streams=false cache-buffers=false ! volume name=progvol ! queue name=proga ! closeda. ";
         d += &format!(
             "audiotestsrc is-live=true wave=silence ! {AUDIO_CAPS} ! queue name=silencea ! closeda. "
@@ -247,14 +356,14 @@ impl Program {
                 Some(out.live_segments)
             )
         );
-        d += &format!(
-            "vt. ! queue ! {} ",
-            sink("arch_v", &arch.join("video"), "video", v, None)
-        );
-        d += &format!(
-            "at. ! queue ! {} ",
-            sink("arch_a", &arch.join("audio"), "audio", v, None)
-        );
+        if config.restream.is_some() {
+            // Bounded and leaky: a restream that falls behind drops its own data.
+            let leaky = "queue leaky=downstream max-size-time=2000000000 max-size-buffers=0 max-size-bytes=0";
+            d += &format!(
+                "flvmux name=rtmpmux streamable=true ! appsink name=rtmp_out sync=false drop=true max-buffers=200 \
+                 vt. ! {leaky} ! rtmpmux.video at. ! {leaky} ! rtmpmux.audio "
+            );
+        }
         let _ = f;
 
         let pipeline = gst::parse::launch(&d)
@@ -285,6 +394,33 @@ impl Program {
             Some(name) => Some((name, peer_of("pipq")?)),
             None => None,
         };
+        let mut archive = Archive::new(&pipeline, out.recording_dir, out.min_free_mb);
+        for (bin, tee, name, sub) in [
+            ("archive_v", "vt", "arch_v", "video"),
+            ("archive_a", "at", "arch_a", "audio"),
+        ] {
+            archive
+                .attach(
+                    &pipeline,
+                    &by_name(tee)?,
+                    bin,
+                    &sink(name, &arch.join(sub), sub, v, None),
+                )
+                .map_err(|e| PipelineError::Build(format!("archive: {e}")))?;
+            let sink = archive
+                .sink(name)
+                .ok_or_else(|| PipelineError::Missing(name.into()))?;
+            crate::archive::sync_before_playlist(&sink, &arch.join(sub));
+        }
+        let restream = match &config.restream {
+            Some(r) => {
+                let appsink = by_name("rtmp_out")?
+                    .downcast::<gstreamer_app::AppSink>()
+                    .map_err(|_| PipelineError::Missing("rtmp_out appsink".into()))?;
+                Some(Restream::new(&appsink, &r.url))
+            }
+            None => None,
+        };
         let stats = Arc::new(Stats::default());
         let program = Program {
             vsel: by_name("vsel")?,
@@ -309,6 +445,8 @@ impl Program {
             reopen_at: Arc::new(AtomicU64::new(0)),
             stats,
             bus_thread: None,
+            archive,
+            restream,
             pipeline: pipeline.clone(),
         };
         program.install_probes(&by_name("vt")?, &by_name("at")?);
@@ -362,6 +500,8 @@ impl Program {
     fn spawn_bus_thread(&mut self) {
         let bus = self.pipeline.bus().expect("pipelines have a bus");
         let stats = self.stats.clone();
+        let archive_bins = self.archive.weak_bins();
+        let archive_failure = self.archive.failure.clone();
         self.bus_thread = Some(
             std::thread::Builder::new()
                 .name("program-bus".into())
@@ -388,6 +528,12 @@ impl Program {
                                     e.error(),
                                     e.debug()
                                 );
+                                // The archive's own errors end the archive, not the program.
+                                if e.src().is_some_and(|s| Archive::owns(&archive_bins, s)) {
+                                    tracing::warn!("archive: {text}");
+                                    archive_failure.record(text);
+                                    continue;
+                                }
                                 tracing::error!("program pipeline: {text}");
                                 stats.errors.lock().unwrap().push(text);
                                 let (lock, cv) = &stats.eos;
@@ -519,10 +665,34 @@ impl Program {
         self.stats.errors.lock().unwrap().clone()
     }
 
+    /// Archive and restream upkeep: cut off a failed archive, stop it at the
+    /// reserve, (re)connect the restream. Called by the studio every 100 ms.
+    pub fn tick(&mut self) {
+        self.archive.tick();
+        if let Some(r) = &mut self.restream {
+            r.tick();
+        }
+    }
+
+    /// Why the archive stopped recording, if it has (the live stream goes on).
+    pub fn archive_error(&self) -> Option<String> {
+        self.archive.stopped().map(str::to_owned)
+    }
+
+    pub fn restream_status(&self) -> Option<RestreamStatus> {
+        self.restream.as_ref().map(|r| r.status())
+    }
+
     /// Ends the streams: EOS through every branch so the HLS playlists get their
     /// ENDLIST and the archive its last fragment, then `Null`.
     pub fn stop(mut self) -> Result<(), PipelineError> {
+        // A branch half-way out (idle probe pending) is finished first, so the EOS
+        // below waits only for branches still linked.
+        self.archive.settle();
         let result = self.finish();
+        if let Some(r) = &mut self.restream {
+            r.stop();
+        }
         self.shut();
         result
     }

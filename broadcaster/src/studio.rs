@@ -257,12 +257,13 @@ impl Studio {
         )
         .map_err(|e| format!("cannot create recording {id}: {e}"))?;
         let live_dir = &self.config.output.live_dir;
-        for sub in ["video", "audio"] {
+        let subs = crate::program::renditions(v).into_iter().map(|r| r.dir);
+        for sub in subs.chain(["audio".to_string()]) {
             std::fs::create_dir_all(live_dir.join(sub)).map_err(|e| e.to_string())?;
         }
         recording::write_synced(
             &live_dir.join(recording::MASTER),
-            recording::master_playlist(bandwidth, v.width, v.height).as_bytes(),
+            crate::program::live_master_playlist(v, self.encoder).as_bytes(),
         )
         .map_err(|e| e.to_string())?;
         let log = ChapterLog::open(&rec.path(recording::CHAPTER_LOG)).map_err(|e| e.to_string())?;
@@ -273,6 +274,7 @@ impl Studio {
                 live_dir,
                 live_segments: self.config.output.live_segments,
                 recording_dir: &rec.dir(),
+                min_free_mb: self.config.output.min_free_mb,
             },
         )
         .map_err(|e| e.to_string())?;
@@ -410,6 +412,7 @@ impl Studio {
         let Some(live) = self.live.as_mut() else {
             return;
         };
+        live.program.tick();
         if live.unmute_at.is_some_and(|t| Instant::now() >= t) {
             live.unmute_at = None;
             live.program.unmute();
@@ -517,6 +520,8 @@ impl Studio {
             disk_free_bytes,
             inputs,
             errors,
+            archive_error: live.program.archive_error(),
+            restream: live.program.restream_status(),
         }
     }
 }

@@ -1,0 +1,357 @@
+//! The archive branches of the program pipeline, isolated so that a disk that fills
+//! up (or fails) costs the recording, never the live stream.
+//!
+//! ```text
+//!  tee vt ─► ┌ bin archive_v ─────────────────────────────────────┐
+//!            │ ghost pad "firewall" ─ queue (10 s, leaky) ─ hlscmafsink │
+//!            └────────────────────────────────────────────────────┘
+//! ```
+//!
+//! - **Firewall.** The bin's sink pad passes buffers through but turns a flow error
+//!   from inside (a segment or playlist write that failed: ENOSPC, EFBIG, EIO) into
+//!   "ok, dropped", so the tee never sees it and the encoders, the live HLS output
+//!   and the restream go on. The failure is recorded at that moment; errors the
+//!   branch posts on the bus are told apart by element identity (the bin is their
+//!   ancestor) and never count as program errors.
+//! - **Cut off.** The studio's next tick unlinks the failed branch from its tee in
+//!   an idle probe and removes it (`Null`), so end-of-stream at session end waits
+//!   only for the branches that still work. What was written stays: the EVENT
+//!   playlist on disk names only segments written completely (it is replaced after
+//!   each), so finalizing makes a playable VOD of everything up to the failure.
+//! - **Reserve.** Every second the free space where the archive is written is
+//!   checked (statvfs); below `min_free_mb` the branches are unlinked and sent EOS,
+//!   so the recording ends cleanly (last segment complete, playlist ended) before
+//!   the disk is truly full, leaving room for finalizing and for the rest of the
+//!   machine. Either way the reason is in [`Status::archive_error`] and in the log.
+//! - **Durability.** The sink's stream signals are taken over: each segment (and
+//!   init segment) is `fdatasync`ed, and its directory synced, before the playlist
+//!   that names it is written (GIO then syncs the playlist before renaming it into
+//!   place). A power cut, not only a crash, leaves a playlist naming only segments
+//!   that are on disk. Segments are small files (one `segment_s` of media each,
+//!   about 400 KB at 3 Mbit/s), which is the "files of bounded size" the archive is
+//!   split into; `download.mp4` is made only when finalizing.
+//! - **Not resumed.** Once cut off, the archive stays off for this session; staff
+//!   see why in the status and can free space and start a new session (a new
+//!   recording). Resuming into a new part automatically is left for later.
+//!
+//! [`Status::archive_error`]: content::broadcast::Status::archive_error
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How far the archive may fall behind a slow disk before it drops data rather than
+/// hold up the tee (and with it the live stream).
+const MAX_BEHIND_NS: u64 = 10_000_000_000;
+
+struct Branch {
+    bin: gst::Bin,
+    tee: gst::Element,
+    tee_pad: gst::Pad,
+    /// Set by the idle probe once the branch is unlinked from its tee.
+    unlinked: Arc<AtomicBool>,
+}
+
+/// Shared with the firewalls (streaming threads) and the bus thread.
+#[derive(Default)]
+pub struct Failure {
+    failed: AtomicBool,
+    why: Mutex<Option<String>>,
+}
+
+impl Failure {
+    pub fn record(&self, why: String) {
+        let mut w = self.why.lock().unwrap();
+        if w.is_none() {
+            *w = Some(why);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+}
+
+enum State {
+    Recording,
+    /// Unlinking: the branches are removed (`error`) or sent EOS (reserve).
+    Stopping {
+        eos: bool,
+    },
+    Stopped,
+}
+
+pub struct Archive {
+    branches: Vec<Branch>,
+    pub failure: Arc<Failure>,
+    state: State,
+    /// Why the archive stopped, once it has.
+    reason: Option<String>,
+    dir: PathBuf,
+    min_free_bytes: u64,
+    last_check: Instant,
+    pipeline: glib::WeakRef<gst::Pipeline>,
+}
+
+impl Archive {
+    pub fn new(pipeline: &gst::Pipeline, dir: &Path, min_free_mb: u64) -> Archive {
+        Archive {
+            branches: Vec::new(),
+            failure: Arc::new(Failure::default()),
+            state: State::Recording,
+            reason: None,
+            dir: dir.to_owned(),
+            min_free_bytes: min_free_mb * 1024 * 1024,
+            last_check: Instant::now(),
+            pipeline: pipeline.downgrade(),
+        }
+    }
+
+    /// Adds a branch `tee ! [firewall] queue ! <sink_description>` to `pipeline`
+    /// (in `Null`); `name` names the bin.
+    pub fn attach(
+        &mut self,
+        pipeline: &gst::Pipeline,
+        tee: &gst::Element,
+        name: &str,
+        sink_description: &str,
+    ) -> Result<(), String> {
+        let bin = gst::parse::bin_from_description(
+            &format!(
+                "queue name=q max-size-time={MAX_BEHIND_NS} max-size-buffers=0 max-size-bytes=0 leaky=downstream ! {sink_description}"
+            ),
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+        bin.set_property("name", name);
+        let queue = bin.by_name("q").ok_or("no queue")?;
+        queue.connect("overrun", false, {
+            let name = name.to_owned();
+            move |_| {
+                tracing::warn!("archive {name}: the disk is more than 10 s behind; dropping");
+                None
+            }
+        });
+        let target = queue.static_pad("sink").ok_or("queue without sink pad")?;
+        let failure = self.failure.clone();
+        let list_failure = self.failure.clone();
+        let what = name.to_owned();
+        let list_what = name.to_owned();
+        let ghost = gst::GhostPad::builder_with_target(&target)
+            .map_err(|e| e.to_string())?
+            .name("sink")
+            .chain_function(move |pad, parent, buffer| {
+                if failure.failed() {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                firewall(
+                    &failure,
+                    &what,
+                    gst::ProxyPad::chain_default(pad, parent, buffer),
+                )
+            })
+            .chain_list_function(move |pad, parent, list| {
+                if list_failure.failed() {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                firewall(
+                    &list_failure,
+                    &list_what,
+                    gst::ProxyPad::chain_list_default(pad, parent, list),
+                )
+            })
+            .build();
+        bin.add_pad(&ghost).map_err(|e| e.to_string())?;
+        pipeline.add(&bin).map_err(|e| e.to_string())?;
+        let tee_pad = tee
+            .request_pad_simple("src_%u")
+            .ok_or("the tee gives no pad")?;
+        tee_pad.link(&ghost).map_err(|e| e.to_string())?;
+        self.branches.push(Branch {
+            bin: bin.upcast(),
+            tee: tee.clone(),
+            tee_pad,
+            unlinked: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(())
+    }
+
+    /// The hlscmafsink named `name` inside the branches, for its stream signals.
+    pub fn sink(&self, name: &str) -> Option<gst::Element> {
+        self.branches.iter().find_map(|b| b.bin.by_name(name))
+    }
+
+    /// Whether `object` (a bus message's source) belongs to an archive branch.
+    pub fn owns(bins: &[glib::WeakRef<gst::Bin>], object: &gst::Object) -> bool {
+        bins.iter()
+            .filter_map(|b| b.upgrade())
+            .any(|b| object == b.upcast_ref::<gst::Object>() || object.has_as_ancestor(&b))
+    }
+
+    pub fn weak_bins(&self) -> Vec<glib::WeakRef<gst::Bin>> {
+        self.branches.iter().map(|b| b.bin.downgrade()).collect()
+    }
+
+    /// Why the archive stopped, if it has.
+    pub fn stopped(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// Cuts off a failed archive, or stops it at the reserve; finishes either once
+    /// the branches are unlinked. Called by the studio every 100 ms.
+    pub fn tick(&mut self) {
+        match self.state {
+            State::Recording => {
+                if self.failure.failed() {
+                    let why = self.failure.why.lock().unwrap().clone().unwrap_or_default();
+                    let free = self.free_bytes();
+                    let reason = match free {
+                        Some(f) if f < 4 * 1024 * 1024 => format!(
+                            "disk full: {why}; {} KiB free in {}",
+                            f / 1024,
+                            self.dir.display()
+                        ),
+                        _ => format!("write error: {why}"),
+                    };
+                    self.begin_stop(reason, false);
+                } else if self.last_check.elapsed() >= Duration::from_secs(1) {
+                    self.last_check = Instant::now();
+                    if let Some(free) = self.free_bytes()
+                        && free < self.min_free_bytes
+                    {
+                        let reason = format!(
+                            "disk almost full: {} MiB free in {}, below the reserve of {} MiB; \
+                             the recording was ended cleanly",
+                            free / 1024 / 1024,
+                            self.dir.display(),
+                            self.min_free_bytes / 1024 / 1024
+                        );
+                        self.begin_stop(reason, true);
+                    }
+                }
+            }
+            State::Stopping { eos } => {
+                if self
+                    .branches
+                    .iter()
+                    .all(|b| b.unlinked.load(Ordering::Acquire))
+                {
+                    for b in &self.branches {
+                        b.tee.release_request_pad(&b.tee_pad);
+                        if !eos {
+                            // A failed branch never reaches EOS; out it goes.
+                            let _ = b.bin.set_state(gst::State::Null);
+                            if let Some(p) = self.pipeline.upgrade() {
+                                let _ = p.remove(&b.bin);
+                            }
+                        }
+                    }
+                    self.state = State::Stopped;
+                }
+            }
+            State::Stopped => {}
+        }
+    }
+
+    /// Before end-of-stream: a failure not yet acted on is acted on, and a branch
+    /// on its way out is out (at most a second: the tee is idle between buffers).
+    pub fn settle(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        self.tick();
+        while matches!(self.state, State::Stopping { .. }) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            self.tick();
+        }
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        rustix::fs::statvfs(&self.dir)
+            .ok()
+            .map(|s| s.f_bavail * s.f_frsize)
+    }
+
+    fn begin_stop(&mut self, reason: String, eos: bool) {
+        tracing::error!("archive stopped, the live stream goes on: {reason}");
+        self.reason = Some(reason);
+        self.state = State::Stopping { eos };
+        for b in &self.branches {
+            let unlinked = b.unlinked.clone();
+            let bin_pad = b.bin.static_pad("sink");
+            // Unlinked between two buffers, so the tee never pushes into a branch
+            // that is going away; with `eos` the branch then ends its files.
+            b.tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
+                if let Some(peer) = pad.peer() {
+                    let _ = pad.unlink(&peer);
+                }
+                if eos && let Some(p) = &bin_pad {
+                    p.send_event(gst::event::Eos::new());
+                }
+                unlinked.store(true, Ordering::Release);
+                gst::PadProbeReturn::Remove
+            });
+        }
+    }
+}
+
+fn firewall(
+    failure: &Failure,
+    what: &str,
+    result: Result<gst::FlowSuccess, gst::FlowError>,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    match result {
+        // Shutting down and end of stream are the pipeline's, not failures.
+        Err(e @ (gst::FlowError::Flushing | gst::FlowError::Eos)) => Err(e),
+        Err(e) => {
+            failure.record(format!("{what}: {e:?}"));
+            Ok(gst::FlowSuccess::Ok)
+        }
+        ok => ok,
+    }
+}
+
+/// Takes over the stream signals of the archive's `hlscmafsink`: segments are
+/// synced to disk before the playlist naming them is written.
+pub fn sync_before_playlist(sink: &gst::Element, dir: &Path) {
+    let pending: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    for signal in ["get-init-stream", "get-fragment-stream"] {
+        let pending = pending.clone();
+        sink.connect(signal, false, move |args| {
+            let location = args[1].get::<String>().ok()?;
+            pending.lock().unwrap().push(PathBuf::from(&location));
+            Some(open(&location).to_value())
+        });
+    }
+    let dir = dir.to_owned();
+    sink.connect("get-playlist-stream", false, move |args| {
+        let location = args[1].get::<String>().ok()?;
+        for path in pending.lock().unwrap().drain(..) {
+            if let Err(e) = std::fs::File::open(&path).and_then(|f| f.sync_data()) {
+                tracing::warn!("cannot sync {}: {e}", path.display());
+            }
+        }
+        // The new segments' names in the directory, then the playlist naming them.
+        let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+        Some(open(&location).to_value())
+    });
+}
+
+/// What the sink would open itself: GIO's replace (written in place when new,
+/// through a synced temporary file and a rename when it exists, as the playlist).
+fn open(location: &str) -> Option<gio::OutputStream> {
+    use gio::prelude::FileExt;
+    gio::File::for_path(location)
+        .replace(
+            None,
+            false,
+            gio::FileCreateFlags::empty(),
+            None::<&gio::Cancellable>,
+        )
+        .map_err(|e| tracing::warn!("cannot open {location}: {e}"))
+        .ok()
+        .map(|s| s.upcast())
+}
