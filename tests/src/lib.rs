@@ -4,22 +4,28 @@
 //!   directory, with its output captured and shown when something fails.
 //! - [`Api`]: the staff API as the bootstrap admin (login, then a bearer token).
 //! - [`SimPlayer`]: a simulated player speaking the WebSocket protocol.
+//! - [`BroadcasterProcess`]: the real `broadcaster` binary on GStreamer test
+//!   sources, for the council system test.
 //! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
 //! - [`alert_path`]: CAP alert to takeover on real players and to receipts
 //!   (`cargo run -p system-tests --bin alert-path`).
 //!
-//! The binary must be built first: `cargo build -p control-server`.
+//! The binaries must be built first: `cargo build -p control-server -p broadcaster`
+//! (`./x test` builds them: its workspace test build compiles every package's
+//! binaries, since both packages have integration tests of their own).
 
 pub mod alert_path;
 pub mod api;
+pub mod broadcaster;
 pub mod fanout;
 pub mod player;
 pub mod proc_stats;
 pub mod server;
 
 pub use api::Api;
+pub use broadcaster::{BroadcasterProcess, broadcaster_binary};
 pub use player::{PairingPlayer, SimPlayer, Welcome};
-pub use server::{ADMIN_PASSWORD, ServerOptions, ServerProcess};
+pub use server::{ADMIN_PASSWORD, ServerOptions, ServerProcess, server_binary};
 
 use std::future::Future;
 use std::time::Duration;

@@ -52,14 +52,14 @@ pub fn server_binary() -> PathBuf {
 
 /// Captured lines of one stream, bounded.
 #[derive(Default)]
-struct Capture {
+pub(crate) struct Capture {
     lines: VecDeque<String>,
     bytes: usize,
     dropped: usize,
 }
 
 impl Capture {
-    fn push(&mut self, line: String) {
+    pub(crate) fn push(&mut self, line: String) {
         self.bytes += line.len() + 1;
         self.lines.push_back(line);
         while self.bytes > MAX_CAPTURE_BYTES {
@@ -73,7 +73,7 @@ impl Capture {
         }
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut s = String::new();
         if self.dropped > 0 {
             s.push_str(&format!(
@@ -105,6 +105,9 @@ pub struct ServerProcess {
     dir: tempfile::TempDir,
     child: Option<Child>,
     addr: SocketAddr,
+    /// What `--listen` gets: port 0 at first, the old address for
+    /// [`ServerProcess::restart_on_same_port`].
+    listen: SocketAddr,
     stdout: Arc<Mutex<Capture>>,
     stderr: Arc<Mutex<Capture>>,
     command_line: String,
@@ -130,6 +133,7 @@ impl ServerProcess {
             dir,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             stdout: Arc::default(),
             stderr: Arc::default(),
             command_line: String::new(),
@@ -143,6 +147,19 @@ impl ServerProcess {
     /// Starts the server again on the same data directory (after it stopped or
     /// was killed); it gets a new port.
     pub fn restart(&mut self) {
+        self.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.respawn();
+    }
+
+    /// Like [`ServerProcess::restart`], but on the port it had, for clients
+    /// configured with its address (a broadcaster's config file) that are
+    /// expected to come back by themselves.
+    pub fn restart_on_same_port(&mut self) {
+        self.listen = self.addr;
+        self.respawn();
+    }
+
+    fn respawn(&mut self) {
         if let Some(child) = self.child.as_mut() {
             match child.try_wait() {
                 Ok(Some(_)) => {}
@@ -161,7 +178,7 @@ impl ServerProcess {
     fn spawn(&mut self) {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(self.listen.to_string())
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(&self.options.args)
@@ -176,13 +193,14 @@ impl ServerProcess {
             cmd.env(k, v);
         }
         self.command_line = format!(
-            "CONTROL_ADMIN_PASSWORD=... {}{} --listen 127.0.0.1:0 --data-dir {} {}",
+            "CONTROL_ADMIN_PASSWORD=... {}{} --listen {} --data-dir {} {}",
             self.options
                 .env
                 .iter()
                 .map(|(k, v)| format!("{k}={v} "))
                 .collect::<String>(),
             self.bin.display(),
+            self.listen,
             self.dir.path().display(),
             self.options.args.join(" ")
         );
@@ -351,7 +369,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn reader_thread(
+pub(crate) fn reader_thread(
     stream: impl Read + Send + 'static,
     capture: Arc<Mutex<Capture>>,
     listening: Option<mpsc::Sender<SocketAddr>>,

@@ -1,18 +1,22 @@
-//! System tests: the real control-server binary, driven over HTTP and WebSocket
+//! System tests: the real control-server binary (and, for council TV, the real
+//! broadcaster), driven over HTTP and WebSocket
 //! the way staff and players use it.
 //!
-//! The binary must be built before these run; Cargo gives integration tests
+//! The binaries must be built before these run; Cargo gives integration tests
 //! only the binaries of their own package:
 //!
 //! ```text
-//! cargo build -p control-server && cargo test -p system-tests
+//! cargo build -p control-server -p broadcaster && cargo test -p system-tests
 //! ```
 //!
-//! (`CONTROL_SERVER_BIN=/path/to/control-server` tests another build.) Every
+//! (`CONTROL_SERVER_BIN=/path/to/control-server` and
+//! `BROADCASTER_BIN=/path/to/broadcaster` test other builds.) Every
 //! wait is for an event or an API state, with a timeout; nothing sleeps and hopes.
 
 #[path = "system/alerts.rs"]
 mod alerts;
+#[path = "system/council.rs"]
+mod council;
 #[path = "system/lifecycle.rs"]
 mod lifecycle;
 #[path = "system/pairing.rs"]
