@@ -12,6 +12,7 @@
 //! (items, speakers, camera, closed part).
 
 use super::archive::load_settings;
+use super::link::Links;
 use super::live;
 use super::meetings::{self, AgendaItem, Meeting, MeetingState};
 use crate::auth::{Role, Staff};
@@ -55,17 +56,6 @@ pub struct CommandResult {
     pub meeting: Meeting,
 }
 
-fn must_be_live(c: &Connection, id: i64) -> Result<Meeting, ApiError> {
-    let m = meetings::load_meeting(c, id)?;
-    if m.state != MeetingState::Live {
-        return Err(ApiError::Conflict(format!(
-            "meeting {id} is not live (it is {})",
-            m.state.as_str()
-        )));
-    }
-    Ok(m)
-}
-
 fn audit(
     c: &Connection,
     actor: &str,
@@ -75,6 +65,59 @@ fn audit(
 ) -> Result<(), ApiError> {
     crate::audit::record(c, actor, action, &format!("meeting {id}"), detail)?;
     Ok(())
+}
+
+/// A command on a live meeting after its change was committed.
+struct OnAir<T> {
+    /// The meeting as the change left it.
+    meeting: Meeting,
+    /// Whether it is in a closed part now (closed meeting, manual closed part
+    /// or a non-public current item).
+    closed: bool,
+    /// What the change handed on for the broadcaster (e.g. the new item).
+    changed: T,
+}
+
+/// The shape every command on a live meeting shares. In one transaction: the
+/// meeting must be live, `change` updates it (returning what the broadcaster
+/// needs and the audit detail), the change is audited as `action`, and the
+/// meeting is read back with its closed state. After the commit `send` tells
+/// the connected broadcasters and returns how many it reached.
+async fn on_air<T: Send + 'static>(
+    s: &AppState,
+    id: i64,
+    actor: String,
+    action: &'static str,
+    change: impl FnOnce(&Connection, &Meeting) -> Result<(T, serde_json::Value), ApiError>
+    + Send
+    + 'static,
+    send: impl FnOnce(&Links, &OnAir<T>) -> usize,
+) -> ApiResult<Json<CommandResult>> {
+    let done =
+        s.db.transaction(move |tx| {
+            let m = meetings::load_meeting(tx, id)?;
+            if m.state != MeetingState::Live {
+                return Err(ApiError::Conflict(format!(
+                    "meeting {id} is not live (it is {})",
+                    m.state.as_str()
+                )));
+            }
+            let (changed, detail) = change(tx, &m)?;
+            audit(tx, &actor, action, id, detail)?;
+            let meeting = meetings::load_meeting(tx, id)?;
+            let closed = privacy(tx, &meeting)?;
+            Ok(OnAir {
+                meeting,
+                closed,
+                changed,
+            })
+        })
+        .await?;
+    let delivered = send(&s.council.links, &done);
+    Ok(Json(CommandResult {
+        delivered,
+        meeting: done.meeting,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,21 +225,22 @@ async fn stop(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CommandResult>> {
     staff.require(Role::Publisher)?;
-    let actor = staff.username;
-    let meeting =
-        s.db.transaction(move |tx| {
-            must_be_live(tx, id)?;
+    on_air(
+        &s,
+        id,
+        staff.username,
+        "council.broadcast.stop",
+        move |tx, _| {
             tx.execute(
                 "UPDATE council_meetings SET state = 'ended', ended_at = ?2, closed_manual = 0,
                      speaker_name = NULL, speaker_role = NULL, updated_at = ?2 WHERE id = ?1",
                 params![id, crate::db::now_text()],
             )?;
-            audit(tx, &actor, "council.broadcast.stop", id, json!({}))?;
-            meetings::load_meeting(tx, id)
-        })
-        .await?;
-    let delivered = s.council.links.send(|cid| ServerCommand::Stop { id: cid });
-    Ok(Json(CommandResult { delivered, meeting }))
+            Ok(((), json!({})))
+        },
+        |links, _| links.send(|cid| ServerCommand::Stop { id: cid }),
+    )
+    .await
 }
 
 /// Makes `item` current (in one transaction with its audit entry) and tells the
@@ -207,46 +251,42 @@ async fn switch_item(
     actor: String,
     pick: impl FnOnce(&Meeting, &[AgendaItem]) -> Result<AgendaItem, ApiError> + Send + 'static,
 ) -> ApiResult<Json<CommandResult>> {
-    let (meeting, item, closed) =
-        s.db.transaction(move |tx| {
-            let m = must_be_live(tx, id)?;
-            let items = meetings::items_of(tx, id)?;
-            let item = pick(&m, &items)?;
+    on_air(
+        s,
+        id,
+        actor,
+        "council.broadcast.item",
+        move |tx, m| {
+            let item = pick(m, &meetings::items_of(tx, id)?)?;
             tx.execute(
                 "UPDATE council_meetings SET current_item_id = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, item.id, crate::db::now_text()],
             )?;
-            audit(
-                tx,
-                &actor,
-                "council.broadcast.item",
-                id,
-                json!({ "item": item.id, "number": agenda_number(&item) }),
-            )?;
-            let m = meetings::load_meeting(tx, id)?;
-            let closed = live::is_closed(&m, Some(&item));
-            Ok((m, item, closed))
-        })
-        .await?;
-    let links = &s.council.links;
-    let number = agenda_number(&item);
-    if closed {
-        links.send(|cid| ServerCommand::ClosedPart {
-            id: cid,
-            closed: true,
-        });
-    }
-    let delivered = links.send(|cid| ServerCommand::GoToItem {
-        id: cid,
-        number: number.clone(),
-    });
-    if !closed {
-        links.send(|cid| ServerCommand::ClosedPart {
-            id: cid,
-            closed: false,
-        });
-    }
-    Ok(Json(CommandResult { delivered, meeting }))
+            let number = agenda_number(&item);
+            let detail = json!({ "item": item.id, "number": number });
+            Ok((number, detail))
+        },
+        |links, on| {
+            if on.closed {
+                links.send(|cid| ServerCommand::ClosedPart {
+                    id: cid,
+                    closed: true,
+                });
+            }
+            let delivered = links.send(|cid| ServerCommand::GoToItem {
+                id: cid,
+                number: on.changed.clone(),
+            });
+            if !on.closed {
+                links.send(|cid| ServerCommand::ClosedPart {
+                    id: cid,
+                    closed: false,
+                });
+            }
+            delivered
+        },
+    )
+    .await
 }
 
 /// POST .../next: the item after the current one (sent as `go_to_item`, which
@@ -327,36 +367,33 @@ async fn speaker(
         }),
         None => None,
     };
-    let actor = staff.username;
-    let stored = speaker.clone();
-    let meeting =
-        s.db.transaction(move |tx| {
-            must_be_live(tx, id)?;
+    on_air(
+        &s,
+        id,
+        staff.username,
+        "council.broadcast.speaker",
+        move |tx, _| {
             tx.execute(
                 "UPDATE council_meetings SET speaker_name = ?2, speaker_role = ?3, updated_at = ?4
                   WHERE id = ?1",
                 params![
                     id,
-                    stored.as_ref().map(|s| s.name.clone()),
-                    stored.as_ref().map(|s| s.subtitle()),
+                    speaker.as_ref().map(|s| s.name.clone()),
+                    speaker.as_ref().map(|s| s.subtitle()),
                     crate::db::now_text()
                 ],
             )?;
-            audit(
-                tx,
-                &actor,
-                "council.broadcast.speaker",
-                id,
-                json!({ "speaker": stored }),
-            )?;
-            meetings::load_meeting(tx, id)
-        })
-        .await?;
-    let delivered = s.council.links.send(|cid| ServerCommand::Speaker {
-        id: cid,
-        speaker: speaker.clone(),
-    });
-    Ok(Json(CommandResult { delivered, meeting }))
+            let detail = json!({ "speaker": speaker });
+            Ok((speaker, detail))
+        },
+        |links, on| {
+            links.send(|cid| ServerCommand::Speaker {
+                id: cid,
+                speaker: on.changed.clone(),
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,30 +410,27 @@ async fn camera(
 ) -> ApiResult<Json<CommandResult>> {
     staff.require(Role::Editor)?;
     let name = meetings::check_text("name", &input.name, true)?;
-    let actor = staff.username;
-    let cam = name.clone();
-    let meeting =
-        s.db.transaction(move |tx| {
-            must_be_live(tx, id)?;
+    on_air(
+        &s,
+        id,
+        staff.username,
+        "council.broadcast.camera",
+        move |tx, _| {
             tx.execute(
                 "UPDATE council_meetings SET camera = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, cam, crate::db::now_text()],
+                params![id, name, crate::db::now_text()],
             )?;
-            audit(
-                tx,
-                &actor,
-                "council.broadcast.camera",
-                id,
-                json!({ "camera": cam }),
-            )?;
-            meetings::load_meeting(tx, id)
-        })
-        .await?;
-    let delivered = s.council.links.send(|cid| ServerCommand::Camera {
-        id: cid,
-        name: name.clone(),
-    });
-    Ok(Json(CommandResult { delivered, meeting }))
+            let detail = json!({ "camera": name });
+            Ok((name, detail))
+        },
+        |links, on| {
+            links.send(|cid| ServerCommand::Camera {
+                id: cid,
+                name: on.changed.clone(),
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,31 +448,27 @@ async fn closed(
     ApiJson(input): ApiJson<ClosedInput>,
 ) -> ApiResult<Json<CommandResult>> {
     staff.require(Role::Editor)?;
-    let actor = staff.username;
-    let (meeting, now_closed) =
-        s.db.transaction(move |tx| {
-            must_be_live(tx, id)?;
+    on_air(
+        &s,
+        id,
+        staff.username,
+        "council.broadcast.closed",
+        move |tx, _| {
             tx.execute(
                 "UPDATE council_meetings SET closed_manual = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, input.closed, crate::db::now_text()],
             )?;
-            audit(
-                tx,
-                &actor,
-                "council.broadcast.closed",
-                id,
-                json!({ "closed": input.closed }),
-            )?;
-            let m = meetings::load_meeting(tx, id)?;
-            let closed = privacy(tx, &m)?;
-            Ok((m, closed))
-        })
-        .await?;
-    let delivered = s.council.links.send(|cid| ServerCommand::ClosedPart {
-        id: cid,
-        closed: now_closed,
-    });
-    Ok(Json(CommandResult { delivered, meeting }))
+            Ok(((), json!({ "closed": input.closed })))
+        },
+        // Off lifts the slate only where nothing else keeps it up.
+        |links, on| {
+            links.send(|cid| ServerCommand::ClosedPart {
+                id: cid,
+                closed: on.closed,
+            })
+        },
+    )
+    .await
 }
 
 /// Whether the live meeting `m` is in a closed part now.

@@ -1690,3 +1690,118 @@ async fn a_configured_oparl_poll_imports_without_being_asked() {
     assert!(actions.iter().any(|a| a == "council.import"));
     server.stop().await;
 }
+
+/// The part every command on a live meeting shares (`commands::on_air`): a
+/// meeting that is not live refuses them all with 409 and nothing is changed
+/// or audited; a refused change (past the last item) leaves the item as it was.
+#[tokio::test]
+async fn commands_need_a_live_meeting_and_a_refused_one_changes_nothing() {
+    let server = TestServer::start().await;
+    let m = create_meeting(&server, "Sitzung des Rates", "2026-12-08T17:00:00+01:00").await;
+    let id = m["id"].as_i64().unwrap();
+    let items: Vec<i64> = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    let commands = [
+        ("next", json!({})),
+        ("goto", json!({ "item_id": items[1] })),
+        ("speaker", json!({ "speaker": { "name": "Ursula Baum" } })),
+        ("camera", json!({ "name": "totale" })),
+        ("closed", json!({ "closed": true })),
+        ("stop", json!({})),
+    ];
+    let refused_all = |when: &'static str| {
+        let server = &server;
+        let commands = &commands;
+        async move {
+            for (command, body) in commands {
+                let (status, err) = server
+                    .call(
+                        Method::POST,
+                        &format!("/api/council/meetings/{id}/{command}"),
+                        Some(body.clone()),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CONFLICT, "{command} {when}: {err}");
+                assert!(
+                    err["message"].as_str().unwrap().contains("is not live"),
+                    "{command} {when}: {err}"
+                );
+            }
+        }
+    };
+    refused_all("while planned").await;
+    let (_, planned) = server
+        .call(Method::GET, &format!("/api/council/meetings/{id}"), None)
+        .await;
+    assert_eq!(planned["state"], "planned", "{planned}");
+    assert_eq!(planned["current_item_id"], Value::Null, "{planned}");
+    let actions = audit_actions(&server).await;
+    assert!(
+        !actions.iter().any(|a| a.starts_with("council.broadcast.")),
+        "{actions:?}"
+    );
+
+    // Live at the last item: "next" is refused and the item stays.
+    let last = *items.last().unwrap();
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/council/meetings/{id}/start"),
+            Some(json!({ "start_item_id": last })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, err) = server
+        .call(
+            Method::POST,
+            &format!("/api/council/meetings/{id}/next"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("last agenda item"),
+        "{err}"
+    );
+    let (status, err) = server
+        .call(
+            Method::POST,
+            &format!("/api/council/meetings/{id}/camera"),
+            Some(json!({ "name": "  " })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, live_meeting) = server
+        .call(Method::GET, &format!("/api/council/meetings/{id}"), None)
+        .await;
+    assert_eq!(live_meeting["current_item_id"], last, "{live_meeting}");
+    let actions = audit_actions(&server).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| a.starts_with("council.broadcast."))
+            .collect::<Vec<_>>(),
+        ["council.broadcast.start"],
+        "{actions:?}"
+    );
+
+    // Ended: refused again.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/council/meetings/{id}/stop"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["delivered"], 0, "no broadcaster is connected");
+    refused_all("once ended").await;
+    server.stop().await;
+}
