@@ -916,3 +916,315 @@ async fn sigterm_finalizes_the_recording_and_exits_cleanly() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// A studio on test sources with `extra` appended to the config (after the inputs)
+/// and the `[output]` table's `archive_dir` line followed by `output_extra`.
+fn studio_with(dir: &Path, output_extra: &str, extra: &str) -> broadcaster::studio::Studio {
+    let archive_line = format!("archive_dir = \"{}\"\n", dir.join("archive").display());
+    let text = config_text(dir, None, TEST_INPUTS)
+        .replace(&archive_line, &format!("{archive_line}{output_extra}"))
+        + extra;
+    let config = Config::parse(&text, Path::new("t.toml")).unwrap();
+    broadcaster::studio::Studio::new(config).unwrap()
+}
+
+fn start_session(studio: &mut broadcaster::studio::Studio) {
+    let mut out = Vec::new();
+    studio
+        .handle(
+            &ServerCommand::StartSession {
+                id: 1,
+                session: agenda(),
+            },
+            &mut out,
+        )
+        .unwrap();
+}
+
+/// Segments a media playlist has named so far: its media sequence plus its entries
+/// (the live playlist drops old ones, the archive's keeps all).
+fn segments_made(playlist: &Path) -> u64 {
+    let Ok(text) = std::fs::read_to_string(playlist) else {
+        return 0;
+    };
+    let seq = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    seq + text.matches("#EXTINF").count() as u64
+}
+
+/// Ticks the studio (as its thread does) until `done` holds of its status.
+fn tick_until(
+    studio: &mut broadcaster::studio::Studio,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&content::broadcast::Status) -> bool,
+) -> content::broadcast::Status {
+    let deadline = Instant::now() + timeout;
+    loop {
+        studio.tick();
+        let status = studio.status();
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {timeout:?}: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The live stream and the archive go on at their normal rate for `secs` seconds
+/// (segments are one second long): checked while the studio keeps ticking.
+fn assert_hls_and_archive_go_on(
+    studio: &mut broadcaster::studio::Studio,
+    live: &Path,
+    archive: Option<&Path>,
+    secs: u64,
+) {
+    let (live0, arch0) = (segments_made(live), archive.map(segments_made));
+    let start = Instant::now();
+    tick_until(studio, Duration::from_secs(secs + 10), "segments", |_| {
+        segments_made(live) >= live0 + secs
+            && archive.is_none_or(|a| segments_made(a) >= arch0.unwrap() + secs)
+    });
+    let took = start.elapsed();
+    // One-second segments: `secs` of them may take a segment longer, no more
+    // (a stalled output would take the whole timeout).
+    assert!(
+        took < Duration::from_secs(secs + 2),
+        "{secs} segments took {took:?}"
+    );
+}
+
+/// A TCP "RTMP server" that accepts each connection and closes it at once; counts them.
+struct Slammer {
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    port: u16,
+}
+
+impl Slammer {
+    fn start() -> Slammer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, s) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        drop(stream);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Slammer {
+            accepted,
+            stop,
+            port,
+        }
+    }
+}
+
+impl Drop for Slammer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A restream target that takes the connection and drops it at once: the live HLS
+/// output and the archive keep their pace, the status shows the error, and the
+/// broadcaster keeps retrying (with backoff: 1 s, 2 s, …).
+#[test]
+fn a_restream_target_that_drops_every_connection_never_disturbs_hls_or_the_archive() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let slammer = Slammer::start();
+    let mut studio = studio_with(
+        dir.path(),
+        "",
+        &format!(
+            "\n[restream]\nurl = \"rtmp://127.0.0.1:{}/live/secret-key\"\n",
+            slammer.port
+        ),
+    );
+    start_session(&mut studio);
+    let live = dir.path().join("live/video/video.m3u8");
+    let archive = recording_playlist(&dir.path().join("archive"));
+    tick_until(
+        &mut studio,
+        Duration::from_secs(20),
+        "first segments",
+        |_| segments_made(&live) >= 1 && segments_made(&archive) >= 1,
+    );
+    let status = tick_until(
+        &mut studio,
+        Duration::from_secs(20),
+        "a restream error",
+        |s| s.restream.as_ref().is_some_and(|r| r.last_error.is_some()),
+    );
+    let r = status.restream.unwrap();
+    assert!(!r.target.contains("secret-key"), "{r:?}");
+    assert_eq!(
+        r.target,
+        format!("rtmp://127.0.0.1:{}/live/…", slammer.port)
+    );
+
+    assert_hls_and_archive_go_on(&mut studio, &live, Some(&archive), 4);
+    let status = tick_until(
+        &mut studio,
+        Duration::from_secs(15),
+        "three attempts",
+        |s| s.restream.as_ref().is_some_and(|r| r.attempts >= 3),
+    );
+    assert!(
+        slammer.accepted.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+        "the target saw no retries"
+    );
+    let r = status.restream.unwrap();
+    assert_ne!(r.state, content::broadcast::RestreamState::Connected);
+    assert!(r.last_error.is_some());
+    assert_eq!(status.state, content::broadcast::BroadcastState::Live);
+    assert!(status.errors.is_empty(), "{:?}", status.errors);
+    assert!(status.archive_error.is_none());
+    assert_hls_and_archive_go_on(&mut studio, &live, Some(&archive), 2);
+
+    let report = studio.stop().unwrap();
+    assert!(report.duration_ms > 6000, "{report:?}");
+}
+
+/// Debian's ffmpeg as an RTMP server, writing what it receives to `out`.
+fn rtmp_receiver(port: u16, out: &Path) -> Child {
+    Child(
+        std::process::Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-loglevel",
+                "verbose",
+                "-y",
+                "-listen",
+                "1",
+                "-i",
+            ])
+            .arg(format!("rtmp://127.0.0.1:{port}/live/key"))
+            .args(["-c", "copy", "-f", "flv"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(out.with_extension("log")).unwrap())
+            .spawn()
+            .expect("ffmpeg is installed"),
+    )
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Frames of the first video stream in `file`, and its size, as ffprobe decodes them.
+fn probe_video(file: &Path) -> (u64, String) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames,width,height"])
+        .args(["-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let fields: Vec<&str> = text.split(',').collect();
+    assert_eq!(
+        fields.len(),
+        3,
+        "ffprobe said {text:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        fields[2].parse().unwrap_or(0),
+        format!("{}x{}", fields[0], fields[1]),
+    )
+}
+
+/// The receiver is not up when the session starts (connection refused); once it
+/// is, the restream connects by itself and delivers video that decodes. The
+/// receiver then goes away and comes back: a second reconnect, by itself too.
+#[test]
+fn the_restream_reconnects_by_itself_and_delivers_decodable_video() {
+    use content::broadcast::RestreamState;
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let mut studio = studio_with(
+        dir.path(),
+        "",
+        &format!("\n[restream]\nurl = \"rtmp://127.0.0.1:{port}/live/key\"\n"),
+    );
+    start_session(&mut studio);
+    let status = tick_until(
+        &mut studio,
+        Duration::from_secs(20),
+        "a refused attempt",
+        |s| s.restream.as_ref().is_some_and(|r| r.last_error.is_some()),
+    );
+    let refused = status.restream.unwrap().last_error.unwrap();
+
+    for round in 1..=2 {
+        let out = dir.path().join(format!("received-{round}.flv"));
+        let mut receiver = rtmp_receiver(port, &out);
+        tick_until(&mut studio, Duration::from_secs(45), "a connection", |s| {
+            s.restream
+                .as_ref()
+                .is_some_and(|r| r.state == RestreamState::Connected)
+        });
+        // Media arrives: ffmpeg writes only once it has probed the streams (up to its
+        // 5 s analyze duration), then keeps up; 100 kB is about two seconds.
+        let written = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        tick_until(
+            &mut studio,
+            Duration::from_secs(30),
+            "media at the receiver",
+            |_| written(&out) > 100_000,
+        );
+        // The receiver goes away (SIGINT: ffmpeg closes its file properly).
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &receiver.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let _ = receiver.0.wait();
+        let (frames, size) = probe_video(&out);
+        let log = || std::fs::read_to_string(out.with_extension("log")).unwrap_or_default();
+        assert_eq!(size, format!("{W}x{H}"), "{}", log());
+        // Two seconds at 15 fps at least.
+        assert!(
+            frames >= 30,
+            "round {round}: only {frames} frames decoded: {}",
+            log()
+        );
+        tick_until(
+            &mut studio,
+            Duration::from_secs(20),
+            "the drop noticed",
+            |s| {
+                s.restream
+                    .as_ref()
+                    .is_some_and(|r| r.state != RestreamState::Connected)
+            },
+        );
+    }
+    let status = studio.status();
+    let r = status.restream.unwrap();
+    assert!(r.attempts >= 3, "{r:?} (first error: {refused})");
+    assert!(status.errors.is_empty(), "{:?}", status.errors);
+    studio.stop().unwrap();
+}
