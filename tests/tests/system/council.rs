@@ -7,7 +7,7 @@
 //! (a) A session goes live, moves through three agenda items into a closed
 //!     one, reports its status, and after "stop" is in the archive with its
 //!     chapters, served as VOD with Range requests and as a download.
-//! (b) A broadcaster with a wrong (revoked) token is refused and says why.
+//! (b) A broadcaster with a wrong or a revoked token is refused and says why.
 //! (c) The server stops (SIGTERM) while live and comes back: the stream went
 //!     on meanwhile and the broadcaster reconnects by itself.
 
@@ -562,9 +562,9 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broadcaster_with_a_revoked_token_is_refused_and_says_why() {
+async fn a_broadcaster_with_a_wrong_or_revoked_token_is_refused_and_says_why() {
     let (mut server, api) = start_server().await;
-    let (old, token) = issue_token(&api, "Alter Rechner").await;
+    let (old, revoked) = issue_token(&api, "Alter Rechner").await;
     api.expect(
         Method::DELETE,
         &format!("/api/council/broadcasters/{old}"),
@@ -573,23 +573,36 @@ async fn a_broadcaster_with_a_revoked_token_is_refused_and_says_why() {
     )
     .await
     .unwrap();
-    let mut broadcaster = BroadcasterProcess::start(&config_for(&server, &token));
-    // The refusal is in its log with the server's reason, so a technician
-    // knows to ask for a new token.
-    eventually(MEDIA, "the broadcaster to log the refusal", || async {
-        let out = broadcaster.output();
-        Ok((out.contains("control server refused this broadcaster")
-            && out.contains("unknown or revoked broadcaster token"))
-        .then_some(()))
-    })
-    .await;
-    let row = broadcaster_row(&api, old).await.unwrap();
-    assert_eq!(row["connected"], false, "{row}");
-    assert_eq!(row["status"], Value::Null, "{row}");
-    // Refused is not fatal: it keeps running (and keeps asking, slowly), so a
-    // new token in its config is all it takes.
-    assert!(broadcaster.is_running(), "{}", broadcaster.output());
-    broadcaster.sigterm_and_wait();
+    let mut broadcasters = [
+        BroadcasterProcess::start(&config_for(&server, &revoked)),
+        BroadcasterProcess::start(&config_for(&server, "vertippt-0000")),
+    ];
+    // The refusal is in each one's log with the server's reason, so a
+    // technician knows to ask for a new token.
+    for b in &broadcasters {
+        eventually(MEDIA, "the broadcaster to log the refusal", || async {
+            let out = b.output();
+            Ok((out.contains("control server refused this broadcaster")
+                && out.contains("unknown or revoked broadcaster token"))
+            .then_some(()))
+        })
+        .await;
+    }
+    // Neither is listed as connected: the revoked one's row stays offline
+    // without a status, the made-up token has no row at all.
+    let (status, rows) = api.get("/api/council/broadcasters").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows.as_array().expect("a list");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["id"], old, "{rows:?}");
+    assert_eq!(rows[0]["connected"], false, "{rows:?}");
+    assert_eq!(rows[0]["status"], Value::Null, "{rows:?}");
+    // Refused is not fatal: each keeps running (and keeps asking, slowly), so
+    // a new token in its config is all it takes.
+    for b in &mut broadcasters {
+        assert!(b.is_running(), "{}", b.output());
+        b.sigterm_and_wait();
+    }
     server.sigterm_and_wait();
 }
 
