@@ -5,8 +5,9 @@
 //! `/ws/broadcaster`, viewers reading HLS over HTTP, all on loopback.
 //!
 //! (a) A session goes live, moves through three agenda items into a closed
-//!     one, reports its status, and after "stop" is in the archive with its
-//!     chapters, served as VOD with Range requests and as a download.
+//!     one (with a speaker, and a camera the broadcaster refuses), reports its
+//!     status, and after "stop" is in the archive with its chapters, served as
+//!     VOD with Range requests and as a download.
 //! (b) A broadcaster with a wrong or a revoked token is refused and says why.
 //! (c) The server stops (SIGTERM) while live and comes back: the stream went
 //!     on meanwhile and the broadcaster reconnects by itself.
@@ -371,6 +372,47 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
         s["item"] == "2" && s["closed"] == false
     })
     .await;
+    // A speaker's lower third; a camera the broadcaster does not have is
+    // refused by it, and the server records why.
+    command(
+        &api,
+        id,
+        "speaker",
+        json!({ "speaker": { "name": "Ursula Baum", "role": "Bürgermeisterin" } }),
+    )
+    .await;
+    let state = live_state(&api).await;
+    assert_eq!(state["speaker"]["name"], "Ursula Baum", "{state}");
+    command(&api, id, "camera", json!({ "name": "kran" })).await;
+    for (kind, outcome) in [("speaker", "ack"), ("camera", "rejected")] {
+        let answered = eventually(
+            T,
+            &format!("the broadcaster's answer to {kind}"),
+            || async {
+                let row = broadcaster_row(&api, bid).await?;
+                Ok(row["connection"]["recent_commands"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["command"] == kind))
+                    .filter(|c| c["outcome"] != "pending")
+                    .cloned())
+            },
+        )
+        .await;
+        assert_eq!(answered["outcome"], outcome, "{answered}");
+        if outcome == "rejected" {
+            assert!(
+                answered["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("kran")),
+                "the reason names the camera: {answered}"
+            );
+        }
+    }
+    let status = wait_status(&api, bid, "the status after the camera command", |s| {
+        s["item"] == "2"
+    })
+    .await;
+    assert_eq!(status["camera"], "totale", "still on air: {status}");
     let at_two = segments_beyond(&api, &video, 0, 1).await;
 
     // The closed item: the public sees only "Nichtöffentlicher Teil", the
@@ -382,6 +424,7 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
     assert_eq!(state["closed"], true, "{state}");
     assert_eq!(state["item"]["title"], CLOSED, "{state}");
     assert_eq!(state["item"]["number"], "", "{state}");
+    assert_eq!(state["speaker"], Value::Null, "no speaker in a closed part");
     assert!(!state.to_string().contains(SECRET), "{state}");
     wait_status(&api, bid, "the broadcaster on the slate at item 3", |s| {
         s["item"] == "3" && s["closed"] == true
@@ -407,11 +450,13 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
         .iter()
         .filter_map(|c| c["command"].as_str())
         .collect();
-    for kind in ["start_session", "go_to_item", "closed_part"] {
+    for kind in ["start_session", "go_to_item", "closed_part", "speaker"] {
         assert!(kinds.contains(&kind), "no {kind} among {commands:?}");
     }
     assert!(
-        commands.iter().all(|c| c["outcome"] == "ack"),
+        commands
+            .iter()
+            .all(|c| c["outcome"] == "ack" || c["command"] == "camera"),
         "not every command was carried out: {commands:?}"
     );
 
