@@ -72,9 +72,10 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     // No separate `cargo build --bins`: the test build compiles every binary the
-    // integration tests start (control-server, player) with the test build's
-    // feature set; a separate bins build resolves features differently and would
-    // compile Bevy a second time.
+    // integration tests start (control-server, player, broadcaster; the system
+    // tests start the first and the last) with the test build's feature set; a
+    // separate bins build resolves features differently and would compile Bevy
+    // a second time.
     let nextest = Command::new("cargo-nextest")
         .arg("--version")
         .output()
