@@ -49,6 +49,9 @@ pub struct Frame {
     pub width: u32,
     pub height: u32,
     pub rgba: Vec<u8>,
+    /// The buffer's presentation time in the stream (it starts again at
+    /// each loop of a file).
+    pub pts: Option<Duration>,
 }
 
 /// A playing pipeline. Dropping it stops it (state `Null`).
@@ -95,6 +98,9 @@ impl VideoStream {
         let pad = convert
             .static_pad("sink")
             .ok_or_else(|| VideoError::Build("videoconvert has no sink pad".into()))?;
+        if looping {
+            continuous_loops(&pad);
+        }
         let ghost =
             gst::GhostPad::with_target(&pad).map_err(|e| VideoError::Build(e.to_string()))?;
         bin.add_pad(&ghost)
@@ -194,6 +200,60 @@ impl Drop for VideoStream {
     }
 }
 
+/// Keeps the running time continuous across the loops of a file. A
+/// non-flushing segment seek starts the next segment at the running time of
+/// the demuxer's last *position*, the start of the last frame, not its end:
+/// the first frame of the next loop would be due together with the last one
+/// of this loop, and one of them dropped. This probe moves each new
+/// segment's base on to where the last buffer ended (a flush starts over).
+fn continuous_loops(pad: &gst::Pad) {
+    #[derive(Default)]
+    struct State {
+        segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+        /// The running time at which the last buffer ends.
+        end: Option<gst::ClockTime>,
+    }
+    let state = std::sync::Mutex::new(State::default());
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    if let (Some(segment), Some(pts)) = (&state.segment, buffer.pts()) {
+                        let end = pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+                        state.end = segment.to_running_time(end).or(state.end);
+                    }
+                }
+                Some(gst::PadProbeData::Event(event)) => match event.view() {
+                    gst::EventView::FlushStop(_) => state.end = None,
+                    gst::EventView::Segment(e) => {
+                        let Some(segment) = e.segment().downcast_ref::<gst::ClockTime>() else {
+                            return gst::PadProbeReturn::Ok;
+                        };
+                        let mut segment = segment.clone();
+                        if let (Some(end), Some(starts)) =
+                            (state.end, segment.to_running_time(segment.start()))
+                            && starts < end
+                        {
+                            let base = segment.base().unwrap_or(gst::ClockTime::ZERO);
+                            segment.set_base(base + (end - starts));
+                            let fixed = gst::event::Segment::builder(&segment)
+                                .seqnum(event.seqnum())
+                                .build();
+                            info.data = Some(gst::PadProbeData::Event(fixed));
+                        }
+                        state.segment = Some(segment);
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
 /// The `file://` URI of a local file (`None` when the path cannot be made
 /// absolute or converted: the zone keeps its card).
 pub fn file_uri(path: &std::path::Path) -> Option<String> {
@@ -228,5 +288,6 @@ fn sample_to_frame(sample: &gst::Sample) -> Option<Frame> {
         width: w,
         height: h,
         rgba,
+        pts: buffer.pts().map(|t| Duration::from_nanos(t.nseconds())),
     })
 }
