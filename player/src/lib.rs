@@ -7,6 +7,7 @@
 //! - [`app`]: the Bevy app (phases, zones, alerts, pairing, offscreen target).
 //! - [`german`]: dates and times in German.
 //! - [`video`]: GStreamer decoding for video and livestream zones.
+//! - [`watchdog`]: systemd readiness, status and watchdog heartbeats.
 //!
 //! Invariant: the frame loop never waits on the network or a download; the
 //! network thread never touches the ECS. They meet only in channels.
@@ -17,6 +18,7 @@ pub mod net;
 pub mod show;
 pub mod store;
 pub mod video;
+pub mod watchdog;
 
 use app::offscreen::{Captured, request_screenshot};
 use app::redraw::{Frames, Pacing};
@@ -220,6 +222,7 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
         live: opts.live.clone(),
     };
     let mut app = bevy_app(&app_opts, opts.output);
+    watchdog::plugin(&mut app);
     let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));
     app.world_mut().resource_mut::<Pacing>().frame_interval = frame_interval;
     // The network's events pass through a relay that wakes the frame loop, so

@@ -148,7 +148,13 @@ async fn wait_status(api: &Api, id: i64, what: &str, ok: impl Fn(&Value) -> bool
         let row = broadcaster_row(api, id).await?;
         let status = &row["status"];
         ensure!(status.is_object(), "no status yet: {row}");
-        Ok(ok(status).then(|| status.clone()))
+        // Not yet: the last status goes into the timeout's message.
+        ensure!(
+            ok(status),
+            "last status: {status}; commands: {}",
+            row["connection"]["recent_commands"]
+        );
+        Ok(Some(status.clone()))
     })
     .await
 }
@@ -384,6 +390,7 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
     let state = live_state(&api).await;
     assert_eq!(state["speaker"]["name"], "Ursula Baum", "{state}");
     command(&api, id, "camera", json!({ "name": "kran" })).await;
+    let mut camera_sent = None;
     for (kind, outcome) in [("speaker", "ack"), ("camera", "rejected")] {
         let answered = eventually(
             T,
@@ -400,6 +407,7 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
         .await;
         assert_eq!(answered["outcome"], outcome, "{answered}");
         if outcome == "rejected" {
+            camera_sent = Some(timestamp(&answered["sent_at"]));
             assert!(
                 answered["reason"]
                     .as_str()
@@ -408,11 +416,13 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
             );
         }
     }
-    let status = wait_status(&api, bid, "the status after the camera command", |s| {
-        s["item"] == "2"
+    let camera_sent = camera_sent.expect("the camera command's answer");
+    let status = wait_status(&api, bid, "a status after the camera command", |s| {
+        timestamp(&s["at"]) >= camera_sent
     })
     .await;
     assert_eq!(status["camera"], "totale", "still on air: {status}");
+    assert_eq!(status["item"], "2", "{status}");
     let at_two = segments_beyond(&api, &video, 0, 1).await;
 
     // The closed item: the public sees only "Nichtöffentlicher Teil", the
