@@ -54,6 +54,8 @@ struct Branch {
     tee_pad: gst::Pad,
     /// Set by the idle probe once the branch is unlinked from its tee.
     unlinked: Arc<AtomicBool>,
+    /// Set when end-of-stream has reached the sink's last element: all written.
+    drained: Arc<AtomicBool>,
 }
 
 /// Shared with the firewalls (streaming threads) and the bus thread.
@@ -79,15 +81,17 @@ impl Failure {
 
 enum State {
     Recording,
-    /// Unlinking: the branches are removed (`error`) or sent EOS (reserve).
+    /// Unlinking: the branches are removed (failure) or first sent EOS (reserve).
     Stopping {
         eos: bool,
+        since: Instant,
     },
     Stopped,
 }
 
 pub struct Archive {
     branches: Vec<Branch>,
+    playlists: Vec<Arc<Playlist>>,
     pub failure: Arc<Failure>,
     state: State,
     /// Why the archive stopped, once it has.
@@ -102,6 +106,7 @@ impl Archive {
     pub fn new(pipeline: &gst::Pipeline, dir: &Path, min_free_mb: u64) -> Archive {
         Archive {
             branches: Vec::new(),
+            playlists: Vec::new(),
             failure: Arc::new(Failure::default()),
             state: State::Recording,
             reason: None,
@@ -172,11 +177,27 @@ impl Archive {
             .request_pad_simple("src_%u")
             .ok_or("the tee gives no pad")?;
         tee_pad.link(&ghost).map_err(|e| e.to_string())?;
+        // The sink writes its files from its inner appsink: EOS there means the
+        // last segment is on disk.
+        let drained = Arc::new(AtomicBool::new(false));
+        let last = innermost_sink(bin.upcast_ref())
+            .and_then(|e| e.static_pad("sink"))
+            .ok_or("no appsink inside the archive sink")?;
+        let flag = drained.clone();
+        last.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(e)) = &info.data
+                && e.type_() == gst::EventType::Eos
+            {
+                flag.store(true, Ordering::Release);
+            }
+            gst::PadProbeReturn::Ok
+        });
         self.branches.push(Branch {
             bin: bin.upcast(),
             tee: tee.clone(),
             tee_pad,
             unlinked: Arc::new(AtomicBool::new(false)),
+            drained,
         });
         Ok(())
     }
@@ -235,22 +256,29 @@ impl Archive {
                     }
                 }
             }
-            State::Stopping { eos } => {
-                if self
+            State::Stopping { eos, since } => {
+                let unlinked = self
                     .branches
                     .iter()
-                    .all(|b| b.unlinked.load(Ordering::Acquire))
-                {
+                    .all(|b| b.unlinked.load(Ordering::Acquire));
+                // A failed branch never drains; a stopped one gets 5 s to.
+                let drained = !eos
+                    || since.elapsed() > Duration::from_secs(5)
+                    || self
+                        .branches
+                        .iter()
+                        .all(|b| b.drained.load(Ordering::Acquire));
+                if unlinked && drained {
                     for b in &self.branches {
                         b.tee.release_request_pad(&b.tee_pad);
-                        if !eos {
-                            // A failed branch never reaches EOS; out it goes.
-                            let _ = b.bin.set_state(gst::State::Null);
-                            if let Some(p) = self.pipeline.upgrade() {
-                                let _ = p.remove(&b.bin);
-                            }
+                        // Ready writes the playlist's end (ENDLIST); out of the
+                        // pipeline, the session's EOS does not wait for it.
+                        let _ = b.bin.set_state(gst::State::Null);
+                        if let Some(p) = self.pipeline.upgrade() {
+                            let _ = p.remove(&b.bin);
                         }
                     }
+                    self.persist();
                     self.state = State::Stopped;
                 }
             }
@@ -278,7 +306,10 @@ impl Archive {
     fn begin_stop(&mut self, reason: String, eos: bool) {
         tracing::error!("archive stopped, the live stream goes on: {reason}");
         self.reason = Some(reason);
-        self.state = State::Stopping { eos };
+        self.state = State::Stopping {
+            eos,
+            since: Instant::now(),
+        };
         for b in &self.branches {
             let unlinked = b.unlinked.clone();
             let bin_pad = b.bin.static_pad("sink");
@@ -298,6 +329,22 @@ impl Archive {
     }
 }
 
+/// The sink element at the bottom of nested bins (hlscmafsink's appsink).
+fn innermost_sink(bin: &gst::Bin) -> Option<gst::Element> {
+    let mut sinks = bin.iterate_sinks();
+    while let Ok(Some(e)) = sinks.next() {
+        match e.downcast_ref::<gst::Bin>() {
+            Some(inner) => {
+                if let Some(found) = innermost_sink(inner) {
+                    return Some(found);
+                }
+            }
+            None => return Some(e),
+        }
+    }
+    None
+}
+
 fn firewall(
     failure: &Failure,
     what: &str,
@@ -314,30 +361,107 @@ fn firewall(
     }
 }
 
-/// Takes over the stream signals of the archive's `hlscmafsink`: segments are
-/// synced to disk before the playlist naming them is written.
-pub fn sync_before_playlist(sink: &gst::Element, dir: &Path) {
-    let pending: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
-    for signal in ["get-init-stream", "get-fragment-stream"] {
-        let pending = pending.clone();
-        sink.connect(signal, false, move |args| {
+/// A playlist the sink has written beside the real one (`<name>.part`), to be
+/// renamed over it once known to be complete.
+struct Playlist {
+    sink: glib::WeakRef<gst::Element>,
+    /// The playlist's location while a `.part` of it waits.
+    slot: Mutex<Option<String>>,
+}
+
+impl Archive {
+    /// Takes over the stream signals of the archive's `hlscmafsink` (in `dir`):
+    /// segments are synced to disk before the playlist naming them is written, and
+    /// the playlist is written beside the real one first. GIO's own replace would
+    /// rename a playlist cut short by a full disk over the good one; here it is
+    /// synced and renamed only once the sink reports it written in full.
+    pub fn take_over_streams(&mut self, sink: &gst::Element, dir: &Path) {
+        let pending: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+        for signal in ["get-init-stream", "get-fragment-stream"] {
+            let pending = pending.clone();
+            sink.connect(signal, false, move |args| {
+                let location = args[1].get::<String>().ok()?;
+                pending.lock().unwrap().push(PathBuf::from(&location));
+                Some(open(&location).to_value())
+            });
+        }
+        let dir = dir.to_owned();
+        let playlist = Arc::new(Playlist {
+            sink: sink.downgrade(),
+            slot: Mutex::new(None),
+        });
+        let slot = playlist.clone();
+        sink.connect("get-playlist-stream", false, move |args| {
             let location = args[1].get::<String>().ok()?;
-            pending.lock().unwrap().push(PathBuf::from(&location));
-            Some(open(&location).to_value())
+            for path in pending.lock().unwrap().drain(..) {
+                if let Err(e) = std::fs::File::open(&path).and_then(|f| f.sync_data()) {
+                    tracing::warn!("cannot sync {}: {e}", path.display());
+                }
+            }
+            // The new segments' names in the directory, then the playlist naming them.
+            let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+            let stream = open(&format!("{location}.part"));
+            *slot.slot.lock().unwrap() = Some(location);
+            Some(stream.to_value())
+        });
+        self.playlists.push(playlist);
+    }
+
+    /// After the sinks are stopped: their last playlist (ended, ENDLIST) replaces
+    /// the one on disk if it was written in full.
+    pub fn persist(&self) {
+        for p in &self.playlists {
+            let complete = p.slot.lock().unwrap().as_ref().is_some_and(|l| {
+                std::fs::read_to_string(format!("{l}.part"))
+                    .is_ok_and(|t| t.ends_with("#EXT-X-ENDLIST\n"))
+            });
+            persist(p, &self.failure, complete);
+        }
+    }
+
+    /// Persists each sink's playlist the moment the sink reports it written
+    /// (`hls-segment-added`, posted synchronously by the streaming thread).
+    pub fn watch(&self, bus: &gst::Bus) {
+        let playlists = self.playlists.clone();
+        let failure = self.failure.clone();
+        bus.set_sync_handler(move |_, msg| {
+            if let gst::MessageView::Element(e) = msg.view()
+                && e.structure()
+                    .is_some_and(|s| s.name() == "hls-segment-added")
+                && let Some(src) = msg.src()
+            {
+                for p in &playlists {
+                    if p.sink
+                        .upgrade()
+                        .is_some_and(|s| s.upcast_ref::<gst::Object>() == src)
+                    {
+                        persist(p, &failure, true);
+                    }
+                }
+            }
+            gst::BusSyncReply::Pass
         });
     }
-    let dir = dir.to_owned();
-    sink.connect("get-playlist-stream", false, move |args| {
-        let location = args[1].get::<String>().ok()?;
-        for path in pending.lock().unwrap().drain(..) {
-            if let Err(e) = std::fs::File::open(&path).and_then(|f| f.sync_data()) {
-                tracing::warn!("cannot sync {}: {e}", path.display());
-            }
-        }
-        // The new segments' names in the directory, then the playlist naming them.
-        let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
-        Some(open(&location).to_value())
-    });
+}
+
+/// Renames the `.part` of `p` over the playlist (synced first) when `complete`;
+/// else, and after a failure, the playlist on disk (the last good one) stays.
+fn persist(p: &Playlist, failure: &Failure, complete: bool) {
+    let Some(location) = p.slot.lock().unwrap().take() else {
+        return;
+    };
+    let part = format!("{location}.part");
+    let result = if complete && !failure.failed() {
+        std::fs::File::open(&part)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&part, &location))
+    } else {
+        Ok(())
+    };
+    let _ = std::fs::remove_file(&part);
+    if let Err(e) = result {
+        failure.record(format!("writing {location}: {e}"));
+    }
 }
 
 /// What the sink would open itself: GIO's replace (written in place when new,

@@ -410,8 +410,9 @@ impl Program {
             let sink = archive
                 .sink(name)
                 .ok_or_else(|| PipelineError::Missing(name.into()))?;
-            crate::archive::sync_before_playlist(&sink, &arch.join(sub));
+            archive.take_over_streams(&sink, &arch.join(sub));
         }
+        archive.watch(&pipeline.bus().expect("pipelines have a bus"));
         let restream = match &config.restream {
             Some(r) => {
                 let appsink = by_name("rtmp_out")?
@@ -716,6 +717,8 @@ impl Program {
 
     fn shut(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+        // Going to Null the archive sinks wrote their last playlist (ENDLIST).
+        self.archive.persist();
         self.stats.quit.store(true, Ordering::Relaxed);
         if let Some(t) = self.bus_thread.take() {
             let _ = t.join();

@@ -12,10 +12,12 @@
 //!   accepted            the control server took it over: stop reporting it
 //! ```
 //!
-//! Segments are written to a temporary name and renamed when complete (hlscmafsink
-//! writes through GIO's atomic replace), and the EVENT playlist is replaced the same
-//! way after each segment, so after a crash the playlist names exactly the complete
-//! segments: at most one segment (one second) is lost.
+//! Each segment is written in full and synced (`fdatasync`, then its directory)
+//! before the EVENT playlist naming it is replaced; the playlist is written beside
+//! the old one, synced and renamed over it only once complete (see
+//! [`crate::archive`]). So after a crash, a power cut or a full disk the playlist
+//! names exactly the complete segments: at most one segment (one second) is lost.
+//! A segment cut short by a full disk is found by its MP4 boxes when finalizing.
 
 use chrono::{DateTime, Utc};
 use content::broadcast::{RecordingFinalized, Session};

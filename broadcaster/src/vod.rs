@@ -56,6 +56,56 @@ pub fn parse_media_playlist(text: &str) -> MediaPlaylist {
     p
 }
 
+/// Whether `bytes` are whole MP4 boxes, the last ending at the end of the file.
+pub fn complete_mp4(bytes: &[u8]) -> bool {
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let Some(head) = bytes.get(at..at + 8) else {
+            return false;
+        };
+        let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let size = match size {
+            // 64-bit size follows the type.
+            1 => match bytes.get(at + 8..at + 16) {
+                Some(b) => u64::from_be_bytes(b.try_into().unwrap()) as usize,
+                None => return false,
+            },
+            // "To the end of the file": only whole if nothing is missing, unknowable.
+            0 => return true,
+            n => n,
+        };
+        if size < 8 {
+            return false;
+        }
+        at += size;
+    }
+    at == bytes.len()
+}
+
+/// `text` without the segment `file` and everything after it.
+pub fn cut_before(text: &str, file: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.trim() == file)
+        .unwrap_or(lines.len());
+    // The segment's own tags (#EXTINF, date-time) stand right before it.
+    let mut keep = end;
+    while keep > 0
+        && lines[keep - 1].starts_with("#EXT")
+        && !lines[keep - 1].starts_with("#EXT-X-MAP")
+    {
+        if lines[keep - 1].starts_with("#EXTINF") {
+            keep -= 1;
+            break;
+        }
+        keep -= 1;
+    }
+    let mut out = lines[..keep].join("\n");
+    out.push('\n');
+    out
+}
+
 /// Turns an EVENT playlist (cut short by a crash, or already ended) into a VOD one.
 pub fn close_playlist(text: &str) -> String {
     let mut out: String = text
@@ -92,10 +142,9 @@ pub fn finalize(
     for sub in ["video", "audio"] {
         if let Ok(entries) = std::fs::read_dir(rec.path(sub)) {
             for e in entries.flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .starts_with(".goutputstream")
-                {
+                let name = e.file_name().to_string_lossy().to_string();
+                // GIO's temporary files, and a playlist update never completed.
+                if name.starts_with(".goutputstream") || name.ends_with(".m3u8.part") {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -106,6 +155,22 @@ pub fn finalize(
         let rel = format!("{sub}/{name}");
         let path = rec.path(&rel);
         let text = std::fs::read_to_string(&path).map_err(io(&format!("reading {rel}")))?;
+        // A disk that filled up may have taken a segment's tail while the sink
+        // went on (a short write): the playlist ends before the first segment
+        // whose MP4 boxes do not add up.
+        let incomplete = parse_media_playlist(&text).files.into_iter().find(|f| {
+            std::fs::read(rec.path(&format!("{sub}/{f}"))).is_ok_and(|b| !complete_mp4(&b))
+        });
+        let text = match incomplete {
+            Some(f) => {
+                tracing::warn!(
+                    recording = rec.id,
+                    "{sub}/{f} is incomplete; the recording ends before it"
+                );
+                cut_before(&text, &f)
+            }
+            None => text,
+        };
         let closed = close_playlist(&text);
         recording::write_synced(&path, closed.as_bytes()).map_err(io(&format!("writing {rel}")))?;
         let parsed = parse_media_playlist(&closed);
@@ -132,38 +197,50 @@ pub fn finalize(
     .map_err(io("writing chapters.vtt"))?;
 
     // Concatenating init + fragments gives a valid fragmented MP4 per track, which
-    // the remux and the poster read.
+    // the remux and the poster read. They need room as large as the recording; on a
+    // disk that filled up they are skipped (with a warning) and the HLS VOD, the
+    // chapters and the report are still made.
     let tmp = rec.path("tmp");
-    std::fs::create_dir_all(&tmp).map_err(io("creating tmp"))?;
-    let mut track_files = Vec::new();
-    for (sub, _, parsed) in &playlists {
-        let out = tmp.join(format!("{sub}.mp4"));
-        let mut f = std::fs::File::create(&out).map_err(io("writing track"))?;
-        for file in &parsed.files {
-            let bytes = std::fs::read(rec.path(&format!("{sub}/{file}")))
-                .map_err(io(&format!("reading {sub}/{file}")))?;
-            f.write_all(&bytes).map_err(io("writing track"))?;
-        }
-        f.sync_all().map_err(io("writing track"))?;
-        track_files.push(out);
-    }
-    let poster = match make_poster(&track_files[0], &rec.path("poster.jpg")) {
-        Ok(()) => Some(rec.archive_rel("poster.jpg")),
-        Err(e) => {
-            tracing::warn!(recording = rec.id, "no poster: {e}");
-            None
-        }
-    };
-    let mp4 = if session.session.download_allowed {
-        match remux(&track_files[0], &track_files[1], &rec.path("download.mp4")) {
-            Ok(()) => Some(rec.archive_rel("download.mp4")),
-            Err(e) => {
-                tracing::warn!(recording = rec.id, "no download MP4: {e}");
-                None
+    let tracks = (|| -> std::io::Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(&tmp)?;
+        let mut track_files = Vec::new();
+        for (sub, _, parsed) in &playlists {
+            let out = tmp.join(format!("{sub}.mp4"));
+            let mut f = std::fs::File::create(&out)?;
+            for file in &parsed.files {
+                f.write_all(&std::fs::read(rec.path(&format!("{sub}/{file}")))?)?;
             }
+            f.sync_all()?;
+            track_files.push(out);
         }
-    } else {
-        None
+        Ok(track_files)
+    })();
+    let (poster, mp4) = match tracks {
+        Ok(track_files) => {
+            let poster = match make_poster(&track_files[0], &rec.path("poster.jpg")) {
+                Ok(()) => Some(rec.archive_rel("poster.jpg")),
+                Err(e) => {
+                    tracing::warn!(recording = rec.id, "no poster: {e}");
+                    None
+                }
+            };
+            let mp4 = if session.session.download_allowed {
+                match remux(&track_files[0], &track_files[1], &rec.path("download.mp4")) {
+                    Ok(()) => Some(rec.archive_rel("download.mp4")),
+                    Err(e) => {
+                        tracing::warn!(recording = rec.id, "no download MP4: {e}");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            (poster, mp4)
+        }
+        Err(e) => {
+            tracing::warn!(recording = rec.id, "no poster and no download MP4: {e}");
+            (None, None)
+        }
     };
     let _ = std::fs::remove_dir_all(&tmp);
 
@@ -261,7 +338,11 @@ fn remux(video: &Path, audio: &Path, out: &Path) -> Result<(), String> {
             location(audio)
         ),
         gst::ClockTime::from_seconds(600),
-    )?;
+    )
+    // A half-written download (a full disk) must not hold on to the space.
+    .inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     std::fs::rename(&tmp, out).map_err(|e| e.to_string())
 }
 
@@ -271,6 +352,24 @@ mod tests {
 
     const EVENT: &str = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:EVENT\n\
         #EXT-X-MAP:URI=\"init_0.mp4\"\n#EXTINF:1,\nseg_00000.m4s\n#EXTINF:0.967,\nseg_00001.m4s\n";
+
+    #[test]
+    fn a_truncated_segment_is_told_and_cut() {
+        let boxed = |ty: &[u8; 4], n: usize| {
+            let mut b = ((n + 8) as u32).to_be_bytes().to_vec();
+            b.extend(ty);
+            b.extend(vec![0u8; n]);
+            b
+        };
+        let mut seg = boxed(b"moof", 20);
+        seg.extend(boxed(b"mdat", 100));
+        assert!(complete_mp4(&seg));
+        assert!(!complete_mp4(&seg[..seg.len() - 1]));
+        assert!(!complete_mp4(&seg[..30]));
+        let cut = cut_before(EVENT, "seg_00001.m4s");
+        assert!(cut.ends_with("#EXTINF:1,\nseg_00000.m4s\n"), "{cut}");
+        assert_eq!(parse_media_playlist(&cut).duration_ms, 1000);
+    }
 
     #[test]
     fn a_crashed_event_playlist_becomes_vod() {

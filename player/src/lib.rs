@@ -64,6 +64,11 @@ pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
         },
         // Frames are paced by the app (reactive updates), not by vblank.
         present_mode: PresentMode::AutoNoVsync,
+        // A kiosk has no frame. On Wayland winit draws its own title bar
+        // (client-side, sctk-adwaita) unless told not to, and a compositor
+        // that maximizes instead of granting full screen (cage 0.1.4) would
+        // leave it 35 px of the output.
+        decorations: !opts.fullscreen,
         ..default()
     });
     let mut plugins = DefaultPlugins
