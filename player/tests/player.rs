@@ -8,6 +8,10 @@ mod render;
 mod system;
 #[path = "player/video.rs"]
 mod video;
+#[path = "player/watchdog.rs"]
+mod watchdog;
+#[path = "player/wayland.rs"]
+mod wayland;
 
 use std::time::Duration;
 
