@@ -1372,3 +1372,127 @@ fn below_the_reserve_the_recording_ends_cleanly_and_the_live_stream_goes_on() {
     assert!(report.duration_ms + 1000 >= archived * 1000);
     assert_download_plays(&archive_dir, &report);
 }
+
+/// Frame count and the sizes of the frames `description_head` decodes to.
+fn decoded_sizes(description_head: &str) -> (usize, std::collections::BTreeSet<(i32, i32)>) {
+    let pipeline = gst::parse::launch(&format!(
+        "{description_head} ! videoconvert ! appsink name=out sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut sizes = std::collections::BTreeSet::new();
+    let mut frames = 0;
+    while let Ok(sample) = sink.pull_sample() {
+        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        sizes.insert((
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap(),
+        ));
+        frames += 1;
+    }
+    let error = pipeline
+        .bus()
+        .unwrap()
+        .pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(error.is_none(), "decoding failed: {error:?}");
+    (frames, sizes)
+}
+
+/// Media sequence number → segment duration (s) of a media playlist.
+fn segment_durations(text: &str) -> std::collections::BTreeMap<u64, f64> {
+    let first: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    text.lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .zip(first..)
+        .map(|(d, seq)| (seq, d.split(',').next().unwrap().parse().unwrap()))
+        .collect()
+}
+
+/// A ladder of two renditions from the 320x180 program: each plays back at its
+/// size over HTTP, their segments line up (same keyframes), and the multivariant
+/// playlist names both with bandwidth, resolution and codecs, sound shared.
+#[test]
+fn renditions_play_at_their_sizes_with_aligned_segments_and_a_master_playlist() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(dir.path(), None, TEST_INPUTS).replace(
+        "encoder = \"x264\"\n",
+        "encoder = \"x264\"\nrenditions = [90]\n",
+    );
+    let config = Config::parse(&text, Path::new("t.toml")).unwrap();
+    let mut studio = broadcaster::studio::Studio::new(config).unwrap();
+    start_session(&mut studio);
+    let live = dir.path().join("live");
+    let (top, small) = (
+        live.join("video/video.m3u8"),
+        live.join("video_90/video.m3u8"),
+    );
+    tick_until(
+        &mut studio,
+        Duration::from_secs(30),
+        "four segments each",
+        |_| segments_made(&top) >= 4 && segments_made(&small) >= 4,
+    );
+    studio.stop().unwrap();
+
+    let master = std::fs::read_to_string(live.join("index.m3u8")).unwrap();
+    let lines: Vec<&str> = master.lines().collect();
+    let variants: Vec<(&str, &str)> = lines
+        .windows(2)
+        .filter_map(|w| w[0].strip_prefix("#EXT-X-STREAM-INF:").map(|a| (a, w[1])))
+        .collect();
+    assert_eq!(variants.len(), 2, "{master}");
+    for ((attrs, uri), (want_uri, size)) in variants.iter().zip([
+        ("video/video.m3u8", "320x180"),
+        ("video_90/video.m3u8", "160x90"),
+    ]) {
+        assert_eq!(*uri, want_uri);
+        assert!(attrs.contains(&format!("RESOLUTION={size}")), "{attrs}");
+        assert!(
+            attrs.contains("BANDWIDTH=") && attrs.contains("CODECS=\"avc1."),
+            "{attrs}"
+        );
+        assert!(attrs.contains("AUDIO=\"audio\""), "{attrs}");
+    }
+    assert!(master.contains("URI=\"audio/audio.m3u8\""));
+
+    // Same keyframes: segment k lasts as long in both (to a frame at 15 fps).
+    let (a, b) = (
+        segment_durations(&std::fs::read_to_string(&top).unwrap()),
+        segment_durations(&std::fs::read_to_string(&small).unwrap()),
+    );
+    let common: Vec<_> = a.keys().filter(|k| b.contains_key(k)).collect();
+    assert!(common.len() >= 3, "{a:?} {b:?}");
+    for k in common {
+        assert!(
+            (a[k] - b[k]).abs() < 0.07,
+            "segment {k}: {} s and {} s",
+            a[k],
+            b[k]
+        );
+    }
+
+    // Each rendition decodes back at its own size, read over HTTP as a viewer would.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let base = runtime.block_on(serve(live.clone()));
+    for (uri, size) in [
+        ("video/video.m3u8", (320, 180)),
+        ("video_90/video.m3u8", (160, 90)),
+    ] {
+        let (frames, sizes) = decoded_sizes(&format!("uridecodebin uri={base}/{uri}"));
+        assert!(frames >= 30, "{uri}: only {frames} frames");
+        assert_eq!(sizes.into_iter().collect::<Vec<_>>(), [size], "{uri}");
+    }
+}
