@@ -10,7 +10,13 @@
 //! GStreamer scales to the zone's size (the frame loop only copies bytes).
 //! A file loops without a gap through segment seeks: the first seek after
 //! preroll is a flushing segment seek, and every `SegmentDone` is answered
-//! with a non-flushing one back to the start, so the decoder never drains.
+//! with a non-flushing one back to the start, so the decoder never drains;
+//! a pad probe keeps the running time continuous across the seam.
+//!
+//! A stream has failed on a bus error, when a livestream ends, when no first
+//! frame comes within [`FIRST_FRAME_TIMEOUT`], and when a livestream that
+//! played delivers no new frame for [`STALL_TIMEOUT`] (a hung broadcaster's
+//! playlist neither grows nor ends, and the demuxer waits without an error).
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -22,6 +28,11 @@ use thiserror::Error;
 /// How long a stream may take to show its first frame before it counts as
 /// failed (an HLS stream over the network needs a few segments' worth).
 pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// How long a livestream that played may go without a new frame before it
+/// counts as failed: a broadcaster that hangs leaves a playlist that neither
+/// grows nor ends, and the demuxer waits for it without an error.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Debug, Error)]
 pub enum VideoError {
@@ -41,6 +52,8 @@ pub enum VideoError {
     Ended,
     #[error("no frame within {0:?}")]
     NoFrame(Duration),
+    #[error("the livestream stalled: no new frame for {0:?}")]
+    Stalled(Duration),
 }
 
 /// One decoded frame: tightly packed RGBA rows of the requested size.
@@ -65,6 +78,8 @@ pub struct VideoStream {
     segment_seek: bool,
     started: Instant,
     frames: u64,
+    /// When the last frame was pulled.
+    last_frame: Instant,
 }
 
 impl VideoStream {
@@ -127,6 +142,7 @@ impl VideoStream {
             segment_seek: false,
             started: Instant::now(),
             frames: 0,
+            last_frame: Instant::now(),
         })
     }
 
@@ -173,11 +189,15 @@ impl VideoStream {
             if self.frames == 0 && self.started.elapsed() > FIRST_FRAME_TIMEOUT {
                 return Err(VideoError::NoFrame(FIRST_FRAME_TIMEOUT));
             }
+            if !self.looping && self.frames > 0 && self.last_frame.elapsed() > STALL_TIMEOUT {
+                return Err(VideoError::Stalled(STALL_TIMEOUT));
+            }
             return Ok(None);
         };
         let frame = sample_to_frame(&sample);
         if frame.is_some() {
             self.frames += 1;
+            self.last_frame = Instant::now();
         }
         Ok(frame)
     }

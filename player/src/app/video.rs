@@ -7,10 +7,10 @@
 //!
 //! The node is hidden until the first frame, so the placeholder card under it
 //! shows meanwhile. A stream that fails (an error on the bus, the end of a
-//! livestream, no first frame in time) is stopped and its zone told
-//! ([`super::zones::ZoneBox::fail`]): the zone moves on to the next item of its
-//! playlist, or keeps the last frame or the card when there is none. Never
-//! black.
+//! livestream, no first frame in time, a livestream that stalls) is stopped
+//! and its zone told ([`super::zones::ZoneBox::fail`]): the zone moves on to
+//! the next item of its playlist, or keeps the last frame or the card when
+//! there is none. Never black.
 
 use super::PlayerSet;
 use super::redraw::Animated;

@@ -396,6 +396,9 @@ impl Drop for LiveHls {
 struct FileServer {
     addr: std::net::SocketAddr,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Serve the playlist as it was when frozen (a hung broadcaster).
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    dir: std::path::PathBuf,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -407,9 +410,10 @@ impl FileServer {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let dir = dir.to_owned();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let root = dir.to_owned();
         let thread = std::thread::spawn({
-            let stop = stop.clone();
+            let (stop, frozen, dir) = (stop.clone(), frozen.clone(), root.clone());
             move || {
                 while !stop.load(Ordering::SeqCst) {
                     let (stream, _) = match listener.accept() {
@@ -435,6 +439,10 @@ impl FileServer {
                     let file = path
                         .strip_prefix("/live/council/")
                         .filter(|f| !f.contains('/') && !f.contains(".."))
+                        .map(|f| match f {
+                            "index.m3u8" if frozen.load(Ordering::SeqCst) => "frozen.m3u8",
+                            f => f,
+                        })
                         .and_then(|f| std::fs::read(dir.join(f)).ok());
                     let mut stream = stream;
                     let _ = match file {
@@ -465,8 +473,16 @@ impl FileServer {
         FileServer {
             addr,
             stop,
+            frozen,
+            dir: root,
             thread: Some(thread),
         }
+    }
+
+    /// From now on the playlist stays as it is: no new segment, no end.
+    fn freeze(&self) {
+        std::fs::copy(self.dir.join("index.m3u8"), self.dir.join("frozen.m3u8")).unwrap();
+        self.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -486,12 +502,12 @@ fn segments(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn a_livestream_plays_in_its_zone_and_gives_way_when_the_server_goes() {
-    let dir = tempfile::tempdir().unwrap();
-    let hls = dir.path().join("hls");
+/// The live encoder, its server, and an app whose zone plays the stream
+/// (SMPTE bars checked on screen), with a clock as the playlist's next item.
+fn live_zone(dir: &Path) -> (LiveHls, FileServer, App) {
+    let hls = dir.join("hls");
     std::fs::create_dir_all(&hls).unwrap();
-    let _encoder = LiveHls::start(&hls);
+    let encoder = LiveHls::start(&hls);
     let start = Instant::now();
     while segments(&hls) < 3 {
         assert!(start.elapsed() < T, "the live encoder wrote no playlist");
@@ -499,7 +515,7 @@ fn a_livestream_plays_in_its_zone_and_gives_way_when_the_server_goes() {
     }
     let server = FileServer::start(&hls);
     let mut opts = options(
-        dir.path(),
+        dir,
         vec![
             json!({ "id": 1, "name": "Ratssitzung live", "duration_s": 600,
                 "content": { "type": "livestream", "hls_path": "/live/council/index.m3u8" } }),
@@ -533,23 +549,45 @@ fn a_livestream_plays_in_its_zone_and_gives_way_when_the_server_goes() {
         let n = top.iter().filter(|p| close(**p, rgb)).count();
         assert!(n > 30, "{name} bar missing in the livestream zone ({n} px)");
     }
+    (encoder, server, app)
+}
 
-    // The server goes away: the stream fails and the clock takes the zone.
-    drop(server);
-    until(&mut app, "the clock instead of the livestream", |app| {
+/// The clock took the zone, the stream is gone, and nothing is black.
+fn gave_way_to_the_clock(app: &mut App) {
+    until(app, "the clock instead of the livestream", |app| {
         app.world_mut()
             .query::<&player::app::zones::ZoneBox>()
             .iter(app.world())
             .any(|z| z.key.is_some_and(|(item, _)| item == content::ItemId(2)))
     });
-    until(&mut app, "the livestream to leave", |app| {
+    until(app, "the livestream to leave", |app| {
         app.world_mut()
             .query::<&VideoPlayer>()
             .iter(app.world())
             .count()
             == 0
     });
-    let shot = screenshot(&mut app);
+    let shot = screenshot(app);
     let black = shot.pixels().filter(|p| p.0[..3] == [0, 0, 0]).count();
     assert_eq!(black, 0, "black pixels on screen");
+}
+
+#[test]
+fn a_livestream_plays_in_its_zone_and_gives_way_when_the_server_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_encoder, server, mut app) = live_zone(dir.path());
+    drop(server);
+    gave_way_to_the_clock(&mut app);
+}
+
+#[test]
+fn a_livestream_that_hangs_gives_way_while_its_server_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_encoder, server, mut app) = live_zone(dir.path());
+    // The server keeps answering with a playlist that no longer grows and
+    // never ends (a broadcaster that hung).
+    server.freeze();
+    let start = Instant::now();
+    gave_way_to_the_clock(&mut app);
+    eprintln!("a hung livestream gave way after {:?}", start.elapsed());
 }
