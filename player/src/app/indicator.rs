@@ -162,6 +162,8 @@ mod tests {
                 data_dir: std::path::PathBuf::new(),
                 width: 640,
                 height: 360,
+                output_width: 640,
+                output_height: 360,
             })
             .insert_state(Phase::Playing)
             .configure_sets(

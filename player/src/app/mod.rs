@@ -100,12 +100,16 @@ pub struct Connection {
     pub pairing_code: Option<String>,
 }
 
-/// Where the cache lives and the output size.
+/// Where the cache lives, the size the layout is computed in (the display's
+/// resolution from the manifest) and the output's size at start (a window
+/// may be resized later; [`offscreen::Fit`] scales the layout to it).
 #[derive(Resource, Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub width: u32,
     pub height: u32,
+    pub output_width: u32,
+    pub output_height: u32,
 }
 
 /// Everything the app starts from.
@@ -116,7 +120,8 @@ pub struct AppOptions {
     pub manifest: Option<Manifest>,
     pub has_token: bool,
     pub at: Option<DateTime<Utc>>,
-    /// Output size; defaults to the manifest's display resolution.
+    /// Output size; defaults to the manifest's display resolution. The
+    /// layout keeps the manifest's resolution and is scaled to fit.
     pub size: Option<(u32, u32)>,
     /// Alerts active from the start (screenshots of alerts).
     pub alerts: Vec<Alert>,
@@ -144,15 +149,22 @@ pub fn output_size(m: Option<&Manifest>) -> (u32, u32) {
 
 /// The player's own plugins and resources (not Bevy's).
 pub fn player_plugin(app: &mut App, opts: &AppOptions) {
-    let (width, height) = opts
+    let (output_width, output_height) = opts
         .size
         .unwrap_or_else(|| output_size(opts.manifest.as_ref()));
+    // Without a manifest (pairing, nothing cached) the layout is the output.
+    let (width, height) = match &opts.manifest {
+        Some(m) => output_size(Some(m)),
+        None => (output_width, output_height),
+    };
     app.insert_resource(Now { fixed: opts.at })
         .insert_resource(CurrentManifest(opts.manifest.clone().map(Arc::new)))
         .insert_resource(Settings {
             data_dir: opts.data_dir.clone(),
             width,
             height,
+            output_width,
+            output_height,
         })
         .insert_resource(Connection {
             server: opts.server.clone(),

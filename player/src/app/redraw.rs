@@ -4,10 +4,12 @@
 //!
 //! Every update runs the logic (network events, clock, schedule); at its end
 //! [`decide`] looks for damage (UI components added, changed or removed,
-//! images loaded, the window resized) and switches the camera on for this
-//! frame only if there is any. An inactive camera is not extracted: nothing
-//! is rasterized, and a window keeps its last presented frame (Bevy acquires
-//! no swap-chain texture for a window no active camera targets).
+//! images loaded, the window resized) and switches cameras on for this
+//! frame only if there is any: a changed node of a zone with its own camera
+//! (see [`super::offscreen`]) switches on that camera only; anything else
+//! switches on all of them ([`Plan`]). An inactive camera is not extracted:
+//! nothing is rasterized, and a window keeps its last presented frame (Bevy
+//! acquires no swap-chain texture for a window no active camera targets).
 //!
 //! How often updates run is [`Pacing`]'s business: at the output frame rate
 //! while something animates (tickers, transitions, video: entities marked
@@ -17,11 +19,11 @@
 
 use bevy::prelude::*;
 use bevy::text::TextLayoutInfo;
-use bevy::ui::{ComputedNode, UiGlobalTransform};
+use bevy::ui::{ComputedNode, ComputedUiTargetCamera, UiGlobalTransform};
 use bevy::window::WindowResized;
 use std::time::{Duration, Instant};
 
-use super::offscreen::Target;
+use super::offscreen::{Overlay, Target, ZoneCamera};
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<Pacing>()
@@ -105,13 +107,61 @@ type Damaged = Or<(
     Changed<GlobalZIndex>,
 )>;
 
+/// Which cameras draw this update.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Everything: the base camera clears the main texture, so every zone
+    /// camera and the overlay camera must draw over it again.
+    pub all: bool,
+    /// Otherwise, the zone cameras whose nodes changed.
+    pub zones: Vec<Entity>,
+}
+
+impl Plan {
+    /// What to draw, given where damage happened: `global` (removed nodes,
+    /// loaded images, a resize, a forced frame), and for each changed node the
+    /// camera its tree draws with (`None`: the base or overlay camera).
+    /// Overlays (alerts, notices) lie over the zones: while any exists, each
+    /// drawn frame draws everything, in order, so they stay on top.
+    pub fn new(
+        global: bool,
+        damaged: impl IntoIterator<Item = Option<Entity>>,
+        overlays: bool,
+    ) -> Plan {
+        let mut plan = Plan {
+            all: global,
+            zones: Vec::new(),
+        };
+        for camera in damaged {
+            match camera {
+                Some(c) => {
+                    if !plan.zones.contains(&c) {
+                        plan.zones.push(c);
+                    }
+                }
+                None => plan.all = true,
+            }
+        }
+        if overlays && !plan.zones.is_empty() {
+            plan.all = true;
+        }
+        plan
+    }
+
+    pub fn draws(&self) -> bool {
+        self.all || !self.zones.is_empty()
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn decide(
     target: Option<Res<Target>>,
     mut cameras: Query<&mut Camera>,
+    zone_cameras: Query<Entity, With<ZoneCamera>>,
     mut pacing: ResMut<Pacing>,
     mut frames: ResMut<Frames>,
-    damaged: Query<(), Damaged>,
+    damaged: Query<Option<&ComputedUiTargetCamera>, Damaged>,
+    overlays: Query<(), With<Overlay>>,
     animated: Query<(), With<Animated>>,
     content: Query<(), With<super::zones::ZoneBox>>,
     mut removed: RemovedComponents<ComputedNode>,
@@ -132,16 +182,40 @@ fn decide(
         .count()
         > 0;
     let resized = resized.read().count() > 0;
-    let draw = pacing.force > 0 || removed || images || resized || !damaged.is_empty();
+    if resized {
+        // Like the first frames: a window's surface is configured anew, and
+        // a compositor may show the buffer of the next frame or two only.
+        pacing.force = pacing.force.max(3);
+    }
+    let global = pacing.force > 0 || removed || images || resized;
+    let plan = Plan::new(
+        global,
+        damaged.iter().map(|c| {
+            c.and_then(ComputedUiTargetCamera::get)
+                .filter(|c| zone_cameras.contains(*c))
+        }),
+        !overlays.is_empty(),
+    );
+    let draw = plan.draws();
     pacing.force = pacing.force.saturating_sub(1);
     pacing.animating = !animated.is_empty();
     pacing.settle = draw || frames.last_rendered.is_some_and(|t| t.elapsed() < SETTLE);
     let Some(target) = target else { return };
-    if let Ok(mut camera) = cameras.get_mut(target.camera)
-        && camera.is_active != draw
-    {
-        camera.is_active = draw;
+    let mut set = |camera: Entity, active: bool| {
+        if let Ok(mut camera) = cameras.get_mut(camera)
+            && camera.is_active != active
+        {
+            camera.is_active = active;
+        }
+    };
+    set(target.camera, plan.all);
+    for zone in &zone_cameras {
+        set(zone, plan.all || plan.zones.contains(&zone));
     }
+    // A window's swap-chain image holds nothing from earlier frames (wgpu
+    // clears a newly acquired one before anything loads it): the overlay
+    // camera copies the whole persistent main texture into it.
+    set(target.overlay, plan.all || (draw && target.is_window()));
     if draw {
         let now = Instant::now();
         frames.rendered += 1;
@@ -150,5 +224,31 @@ fn decide(
         if frames.content && frames.first_content.is_none() {
             frames.first_content = Some(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_zones_draw_unless_something_global_or_an_overlay() {
+        let ticker = Entity::from_raw_u32(7).unwrap();
+        let clock = Entity::from_raw_u32(8).unwrap();
+        assert!(!Plan::new(false, [], false).draws());
+        let p = Plan::new(false, [Some(ticker), Some(ticker)], false);
+        assert_eq!(
+            p,
+            Plan {
+                all: false,
+                zones: vec![ticker]
+            }
+        );
+        // A node of the zone layer or an overlay changed: all of it.
+        assert!(Plan::new(false, [Some(ticker), None], false).all);
+        assert!(Plan::new(true, [], false).all);
+        // An overlay must stay over the ticker it covers.
+        assert!(Plan::new(false, [Some(clock)], true).all);
+        assert!(!Plan::new(false, [], true).draws());
     }
 }

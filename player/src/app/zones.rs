@@ -8,6 +8,7 @@
 
 use super::fonts::Fonts;
 use super::link::NetLink;
+use super::offscreen::Target;
 use super::{Connection, CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
 use crate::net::AppReport;
 use crate::show::{Showing, substitute, zone_key, zones_at};
@@ -38,11 +39,16 @@ pub fn plugin(app: &mut App) {
     );
 }
 
-/// The parent of every zone.
+/// The zone layer: the parent of the zones that overlap others, letterboxed
+/// into the output by [`super::offscreen::fit_output`]. It owns the zones
+/// drawn by their own camera (root nodes, see [`super::offscreen`]) and
+/// those cameras; they go when it goes.
 #[derive(Component, Debug)]
 pub struct ZoneLayer {
     /// The manifest version it was built for (`None`: built-in full screen).
     version: Option<u64>,
+    /// Zone roots with their own camera, and the cameras.
+    owned: Vec<Entity>,
 }
 
 /// One zone box.
@@ -61,6 +67,18 @@ pub struct ZoneBox {
 }
 
 impl ZoneBox {
+    fn new(name: &str, size: Vec2) -> ZoneBox {
+        ZoneBox {
+            name: name.to_owned(),
+            size,
+            key: None,
+            drawn: false,
+            shown: None,
+            failed: Vec::new(),
+            failed_for: None,
+        }
+    }
+
     /// The items that failed during the scheduled entry now showing.
     pub fn failed_items(&self) -> &[ItemId] {
         &self.failed
@@ -125,7 +143,8 @@ struct OfflineNotice;
 fn build_layout(
     mut commands: Commands,
     manifest: Res<CurrentManifest>,
-    settings: Res<Settings>,
+    mut settings: ResMut<Settings>,
+    target: Option<Res<Target>>,
     layers: Query<(Entity, &ZoneLayer)>,
 ) {
     let version = manifest.0.as_ref().map(|m| m.version);
@@ -133,51 +152,86 @@ fn build_layout(
     if current.is_some_and(|(_, l)| l.version == version) {
         return;
     }
-    if let Some((e, _)) = current {
+    if let Some((e, layer)) = current {
+        for &owned in &layer.owned {
+            commands.entity(owned).despawn();
+        }
         commands.entity(e).despawn();
+    }
+    // A new manifest may be for another resolution: lay out in that one.
+    if let Some(m) = &manifest.0 {
+        let (w, h) = super::output_size(Some(m));
+        if (settings.width, settings.height) != (w, h) {
+            settings.width = w;
+            settings.height = h;
+        }
     }
     let zones = match &manifest.0 {
         Some(m) => m.layout.zones.clone(),
         None => content::model::Layout::fullscreen().zones,
     };
     let (w, h) = (settings.width as f32, settings.height as f32);
-    commands
-        .spawn((
-            ZoneLayer { version },
-            // No background: the camera clears to the same colour, and every
-            // full-screen quad costs a pass over all pixels on a software
-            // rasterizer.
-            Node {
-                width: percent(100),
-                height: percent(100),
-                ..default()
-            },
-        ))
-        .with_children(|layer| {
-            let mut zones = zones;
-            zones.sort_by_key(|z| z.z);
-            for (i, zone) in zones.iter().enumerate() {
-                let size = Vec2::new(w * zone.width / 100.0, h * zone.height / 100.0);
+    let mut zones = zones;
+    zones.sort_by_key(|z| z.z);
+    let mut owned = Vec::new();
+    // No background: the base camera clears to the same colour, and every
+    // full-screen quad costs a pass over all pixels on a software rasterizer.
+    let layer = commands
+        .spawn(Node {
+            position_type: PositionType::Absolute,
+            width: px(w),
+            height: px(h),
+            ..default()
+        })
+        .id();
+    for (i, zone) in zones.iter().enumerate() {
+        let size = Vec2::new(w * zone.width / 100.0, h * zone.height / 100.0);
+        let alone = !zones
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && overlap(other, zone));
+        match &target {
+            // A zone no other zone overlaps draws through its own camera: a
+            // ticker frame then rasterizes the ticker's strip only.
+            Some(target) if alone => {
+                let min = Vec2::new(w * zone.x / 100.0, h * zone.y / 100.0);
+                let camera = commands
+                    .spawn(super::offscreen::zone_camera(
+                        target,
+                        1 + i as isize,
+                        Rect::from_corners(min, min + size),
+                    ))
+                    .id();
+                let root = commands
+                    .spawn((
+                        ZoneBox::new(&zone.name, size),
+                        Node {
+                            width: percent(100),
+                            height: percent(100),
+                            overflow: Overflow::clip(),
+                            ..default()
+                        },
+                        UiTargetCamera(camera),
+                    ))
+                    .id();
+                owned.extend([camera, root]);
+            }
+            _ => {
                 // Only a zone over another one needs its own background.
                 let covers = zones[..i].iter().any(|below| overlap(below, zone));
-                let mut e = layer.spawn((
-                    ZoneBox {
-                        name: zone.name.clone(),
-                        size,
-                        key: None,
-                        drawn: false,
-                        shown: None,
-                        failed: Vec::new(),
-                        failed_for: None,
-                    },
+                let mut e = commands.spawn((
+                    ZoneBox::new(&zone.name, size),
                     zone_node(zone),
                     ZIndex(zone.z),
+                    ChildOf(layer),
                 ));
                 if covers {
                     e.insert(BackgroundColor(palette::BACKGROUND));
                 }
             }
-        });
+        }
+    }
+    commands.entity(layer).insert(ZoneLayer { version, owned });
 }
 
 /// Whether two zones share any area.
@@ -780,9 +834,10 @@ fn spawn_ticker(
             TextLayout::no_wrap(),
             Node {
                 position_type: PositionType::Absolute,
-                left: px(x),
+                left: px(0),
                 ..default()
             },
+            UiTransform::from_translation(Val2::px(x, 0.0)),
             ticker,
             // Moves every frame: updates run at the frame rate while it shows.
             super::redraw::Animated,
@@ -1185,17 +1240,19 @@ fn tick_clocks(now: Res<Now>, mut last: Local<i64>, mut texts: Query<(&mut Text,
     }
 }
 
-fn scroll_tickers(now: Res<Now>, mut tickers: Query<(&mut Node, &Ticker, &ComputedNode)>) {
+/// Moves tickers by their transform, not their `Node`: a node change would
+/// lay the tree out again every frame, a transform only moves the drawing.
+fn scroll_tickers(now: Res<Now>, mut tickers: Query<(&mut UiTransform, &Ticker, &ComputedNode)>) {
     let at = now.get();
-    for (mut node, ticker, computed) in &mut tickers {
+    for (mut transform, ticker, computed) in &mut tickers {
         let width = if computed.size.x > 0.0 {
             computed.size.x * computed.inverse_scale_factor
         } else {
             ticker.estimated_width
         };
-        let x = px(ticker_x(ticker, at, width));
-        if node.left != x {
-            node.left = x;
+        let x = Val2::px(ticker_x(ticker, at, width), 0.0);
+        if transform.translation != x {
+            transform.translation = x;
         }
     }
 }

@@ -598,3 +598,193 @@ fn server_stale_mark_and_service_alerts_portrait() {
     .unwrap();
     check(c);
 }
+
+/// The background and panel colours as 8-bit sRGB.
+const BACKGROUND: [u8; 3] = [10, 38, 69];
+const PANEL: [u8; 3] = [18, 56, 97];
+
+fn near(px: &image::Rgba<u8>, want: [u8; 3]) -> bool {
+    (0..3).all(|i| px.0[i].abs_diff(want[i]) <= 3)
+}
+
+/// Two zones side by side or one over the other: a transit board (its panel
+/// fills the zone) and a clock (no background of its own).
+fn panel_and_clock(width: u32, height: u32, zones: Value) -> Manifest {
+    manifest(
+        width,
+        height,
+        zones,
+        json!({ "a": one(1), "b": one(2) }),
+        vec![
+            item(1, json!({ "type": "transit_board" })),
+            item(2, json!({ "type": "clock" })),
+        ],
+        vec![],
+    )
+}
+
+/// A 1920x1080 display's manifest on a 1280x720 output: the layout is
+/// scaled by 2/3, so the zone boundary at 50 % lands at x = 640.
+#[test]
+fn a_layout_is_scaled_to_a_smaller_output() {
+    let mut c = case("scaled_landscape", (1280, 720));
+    c.opts.manifest = Some(panel_and_clock(
+        1920,
+        1080,
+        json!([
+            { "name": "a", "x": 0.0, "y": 0.0, "width": 50.0, "height": 100.0 },
+            { "name": "b", "x": 50.0, "y": 0.0, "width": 50.0, "height": 100.0 },
+        ]),
+    ));
+    let (img, _) = player::render_frame(&c.opts).expect("render");
+    assert_eq!(img.dimensions(), (1280, 720));
+    // The panel's corners, a few pixels inside (its padding holds no text).
+    for (x, y) in [(3, 3), (636, 3), (3, 716), (636, 716)] {
+        assert!(
+            near(img.get_pixel(x, y), PANEL),
+            "({x},{y}) {:?}",
+            img.get_pixel(x, y)
+        );
+    }
+    // Just right of the scaled boundary: the clock zone's background.
+    for (x, y) in [(644, 3), (1276, 3), (644, 716), (1276, 716)] {
+        assert!(
+            near(img.get_pixel(x, y), BACKGROUND),
+            "({x},{y}) {:?}",
+            img.get_pixel(x, y)
+        );
+    }
+    // The clock's digits are drawn (not cut off): white pixels right of centre.
+    let white = (640..1280)
+        .flat_map(|x| (0..720).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0[..3].iter().all(|&v| v > 240))
+        .count();
+    assert!(white > 2_000, "no clock drawn ({white} white pixels)");
+}
+
+/// A portrait display's manifest on a landscape output: scaled to the
+/// output's height (0.5625), centred, bars in the background colour on both
+/// sides, nothing drawn in them.
+#[test]
+fn a_portrait_layout_on_a_landscape_output_is_letterboxed() {
+    let mut c = case("letterboxed_portrait", (1920, 1080));
+    c.opts.manifest = Some(panel_and_clock(
+        1080,
+        1920,
+        json!([
+            { "name": "a", "x": 0.0, "y": 0.0, "width": 100.0, "height": 50.0 },
+            { "name": "b", "x": 0.0, "y": 50.0, "width": 100.0, "height": 50.0 },
+        ]),
+    ));
+    let (img, _) = player::render_frame(&c.opts).expect("render");
+    assert_eq!(img.dimensions(), (1920, 1080));
+    // 1080 x 0.5625 = 607.5 px wide, from x = 656.
+    let (left, right) = (656, 1263);
+    for y in 0..1080 {
+        for x in (0..left - 1).chain(right + 2..1920) {
+            let p = img.get_pixel(x, y);
+            assert!(
+                near(p, BACKGROUND),
+                "drawn outside the layout at ({x},{y}): {p:?}"
+            );
+        }
+    }
+    // The board's panel fills the upper half of the scaled layout.
+    for (x, y) in [
+        (left + 3, 3),
+        (right - 3, 3),
+        (left + 3, 535),
+        (right - 3, 535),
+    ] {
+        assert!(
+            near(img.get_pixel(x, y), PANEL),
+            "({x},{y}) {:?}",
+            img.get_pixel(x, y)
+        );
+    }
+    // The clock below it has no panel.
+    for (x, y) in [(left + 3, 545), (right - 3, 1076)] {
+        assert!(
+            near(img.get_pixel(x, y), BACKGROUND),
+            "({x},{y}) {:?}",
+            img.get_pixel(x, y)
+        );
+    }
+    let white = (left..right)
+        .flat_map(|x| (540..1080).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0[..3].iter().all(|&v| v > 240))
+        .count();
+    assert!(white > 1_000, "no clock drawn ({white} white pixels)");
+}
+
+/// The cameras that drew in the last update: whether the base camera did,
+/// and the viewports of the zone cameras that did.
+fn active_cameras(app: &mut bevy::prelude::App) -> (bool, Vec<bevy::prelude::URect>) {
+    use bevy::prelude::*;
+    let base = app
+        .world()
+        .resource::<player::app::offscreen::Target>()
+        .camera;
+    let base_active = app.world().get::<Camera>(base).unwrap().is_active;
+    let zones = app
+        .world_mut()
+        .query::<(&Camera, &player::app::offscreen::ZoneCamera)>()
+        .iter(app.world())
+        .filter(|(c, _)| c.is_active)
+        .map(|(c, _)| {
+            let v = c.viewport.as_ref().unwrap();
+            URect::from_corners(v.physical_position, v.physical_position + v.physical_size)
+        })
+        .collect();
+    (base_active, zones)
+}
+
+/// While a ticker scrolls next to static zones, each frame draws the
+/// ticker's zone through its own camera and nothing else (a full frame
+/// costs the whole output on a software rasterizer); an alert over it
+/// brings everything back, so the alert stays on top.
+#[test]
+fn a_ticker_frame_draws_only_the_tickers_zone() {
+    let mut c = case("ticker_zone_only", (1280, 720));
+    let now = chrono::Utc::now();
+    let mut m = manifest(
+        1920,
+        1080,
+        json!([
+            { "name": "main", "x": 0.0, "y": 0.0, "width": 100.0, "height": 88.0 },
+            { "name": "ticker", "x": 0.0, "y": 88.0, "width": 100.0, "height": 12.0 },
+        ]),
+        json!({ "main": one(1), "ticker": one(2) }),
+        vec![
+            announcement(1, None),
+            item(
+                2,
+                json!({ "type": "ticker", "text": "Straßenfest in der Neustraße", "speed_px_per_s": 200 }),
+            ),
+        ],
+        vec![],
+    );
+    m.timeline[0].from = now - chrono::Duration::minutes(1);
+    m.timeline[0].until = now + chrono::Duration::hours(1);
+    c.opts.manifest = Some(m);
+    c.opts.at = None;
+    let mut app = offscreen_app(&c.opts);
+    drawn_in(&mut app, 10);
+    // The ticker's 12 % strip of a 1920x1080 layout, scaled to 1280x720.
+    let strip = bevy::prelude::URect::new(0, 634, 1280, 720);
+    for _ in 0..5 {
+        assert_eq!(drawn_in(&mut app, 1), 1, "a ticker frame was skipped");
+        assert_eq!(active_cameras(&mut app), (false, vec![strip]));
+    }
+    app.world_mut()
+        .resource_mut::<player::app::Alerts>()
+        .0
+        .push(alert("extreme", "actual"));
+    drawn_in(&mut app, 1);
+    let (base, zones) = active_cameras(&mut app);
+    assert!(base, "the alert did not redraw everything");
+    assert_eq!(zones.len(), 2, "every zone is drawn under the alert");
+    // The takeover is there and stays drawn with everything while it shows.
+    drawn_in(&mut app, 1);
+    assert!(active_cameras(&mut app).0);
+}
