@@ -225,7 +225,13 @@ impl Restream {
         // The callback stops feeding first, so nothing is pushed into a dying source.
         *self.feed.lock().unwrap() = Feed::default();
         if let Some(p) = self.pipeline.take() {
-            let _ = p.set_state(gst::State::Null);
+            // On a thread of its own: rtmp2sink's shutdown waits on its connection,
+            // and a connection that hangs must not hold up the studio thread.
+            let _ = std::thread::Builder::new()
+                .name("restream-teardown".into())
+                .spawn(move || {
+                    let _ = p.set_state(gst::State::Null);
+                });
         }
     }
 
