@@ -158,9 +158,15 @@ pub fn finalize(
         // A disk that filled up may have taken a segment's tail while the sink
         // went on (a short write): the playlist ends before the first segment
         // whose MP4 boxes do not add up.
-        let incomplete = parse_media_playlist(&text).files.into_iter().find(|f| {
-            std::fs::read(rec.path(&format!("{sub}/{f}"))).is_ok_and(|b| !complete_mp4(&b))
-        });
+        // Only the end can be short: every earlier segment was complete before
+        // the next one began.
+        let files = parse_media_playlist(&text).files;
+        let incomplete = files[files.len().saturating_sub(3)..]
+            .iter()
+            .find(|f| {
+                std::fs::read(rec.path(&format!("{sub}/{f}"))).is_ok_and(|b| !complete_mp4(&b))
+            })
+            .cloned();
         let text = match incomplete {
             Some(f) => {
                 tracing::warn!(
