@@ -52,11 +52,14 @@ fn poll(
                 conn.online = true;
                 conn.offline_since = None;
             }
+            // Each failed reconnect says "offline" again; only the first
+            // changes the resource, so live panels (rebuilt when the
+            // connection changes) are not redrawn at every retry.
             NetEvent::Offline { .. } => {
                 if conn.online || conn.offline_since.is_none() {
                     conn.offline_since = Some(now.get());
+                    conn.online = false;
                 }
-                conn.online = false;
             }
             NetEvent::Manifest(m) => manifest.0 = Some(m),
             NetEvent::AlertStart(a) => {
