@@ -181,13 +181,16 @@ fn decide(
         })
         .count()
         > 0;
-    let resized = resized.read().count() > 0;
-    if resized {
+    let resized = resized.read().last().map(|r| (r.width, r.height));
+    if let Some((w, h)) = resized {
+        // For whoever reads the log on site: the output's size is not the
+        // display's configured resolution (or a compositor resized it).
+        info!("window resized to {w}x{h}");
         // Like the first frames: a window's surface is configured anew, and
         // a compositor may show the buffer of the next frame or two only.
         pacing.force = pacing.force.max(3);
     }
-    let global = pacing.force > 0 || removed || images || resized;
+    let global = pacing.force > 0 || removed || images || resized.is_some();
     let plan = Plan::new(
         global,
         damaged.iter().map(|c| {
