@@ -6,6 +6,9 @@
 //! url = "wss://rat.kaarst.de/ws/broadcaster"
 //! token = "…"
 //!
+//! [control]          # optional: local control socket for `broadcaster ctl`
+//! socket = "/run/broadcaster/control.sock"
+//!
 //! [output]
 //! live_dir = "/srv/council/live"
 //! archive_dir = "/srv/council/archive"
@@ -71,6 +74,8 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub server: Option<ServerConfig>,
+    #[serde(default)]
+    pub control: ControlConfig,
     pub output: OutputConfig,
     #[serde(default)]
     pub video: VideoConfig,
@@ -88,6 +93,15 @@ pub struct ServerConfig {
     /// `ws://` or `wss://` URL of the control server's `/ws/broadcaster`.
     pub url: String,
     pub token: String,
+}
+
+/// Local control, beside (or instead of) the control server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// A Unix socket taking the server's commands as JSON lines ([`crate::local`]).
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -522,6 +536,16 @@ source = { kind = "test" }
         let bad = format!("{GOOD}\n[restream]\nurl = \"rtmp://a.example/key\"\n");
         let e = error_of(&bad);
         assert!(e.contains("restream url"), "{e}");
+    }
+
+    #[test]
+    fn the_control_socket_is_optional_and_checked() {
+        assert!(parse(GOOD).unwrap().control.socket.is_none());
+        let ok = format!("{GOOD}\n[control]\nsocket = \"/run/b/control.sock\"\n");
+        let c = parse(&ok).unwrap();
+        assert_eq!(c.control.socket.unwrap(), Path::new("/run/b/control.sock"));
+        let e = error_of(&ok.replace("socket =", "sokcet ="));
+        assert!(e.contains("sokcet"), "{e}");
     }
 
     #[test]

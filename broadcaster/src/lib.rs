@@ -1,7 +1,8 @@
 //! The council-TV broadcaster: inputs from a config file, camera cut and
 //! picture-in-picture, live overlays, the closed-part slate, H.264/AAC into live
 //! CMAF HLS and a crash-safe archive, finalized into a VOD package; steered by the
-//! control server over WebSocket ([`content::broadcast`]).
+//! control server over WebSocket ([`content::broadcast`]) and, on the machine
+//! itself, through a local socket (`broadcaster ctl`).
 //!
 //! - [`config`]: the TOML file.
 //! - [`input`]: one supervised pipeline per input, feeding inter sinks.
@@ -11,7 +12,7 @@
 //! - [`archive`]: the archive branches, isolated from the live stream (disk full).
 //! - [`restream`]: the RTMP(S) restream with reconnect.
 //! - [`chapters`], [`recording`], [`vod`]: the archive, its sidecar log, finalizing.
-//! - [`control`]: the WebSocket client.
+//! - [`control`]: the WebSocket client; [`local`]: the local control socket.
 //!
 //! Invariant: only [`studio`] (on the [`core`] thread) touches the program pipeline;
 //! the network side talks to it through channels, so it never blocks the stream.
@@ -23,6 +24,7 @@ pub mod control;
 pub mod core;
 pub mod encoder;
 pub mod input;
+pub mod local;
 pub mod program;
 pub mod recording;
 pub mod restream;
@@ -32,23 +34,43 @@ pub mod vod;
 use content::broadcast::RecordingFinalized;
 use tokio::sync::watch;
 
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Studio(#[from] studio::StudioError),
+    #[error(transparent)]
+    Local(#[from] local::LocalError),
+}
+
 /// Runs the broadcaster until `shutdown` becomes true: finalizes what a crash left,
-/// connects to the control server (when configured) and carries out its commands;
-/// at shutdown the running session is stopped and its recording finalized.
+/// connects to the control server and listens on the local socket (each when
+/// configured) and carries out their commands; at shutdown the running session is
+/// stopped and its recording finalized.
 pub async fn run(
     config: config::Config,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), studio::StudioError> {
+) -> Result<(), RunError> {
     let server = config.server.clone();
+    // Bound before the studio starts, so a bad socket path fails the start at once.
+    let socket = config
+        .control
+        .socket
+        .as_deref()
+        .map(local::Socket::bind)
+        .transpose()?;
     let studio = tokio::task::block_in_place(|| studio::Studio::new(config))?;
     tracing::info!("encoder: {}", studio.encoder().factory());
     let (core, out, thread) = core::Core::spawn(studio);
+    let local = socket.map(|s| tokio::spawn(s.serve(core.clone(), shutdown.clone())));
     match server {
         Some(s) => control::run(s.url, s.token, core, out, shutdown).await,
         None => {
             let _ = shutdown.wait_for(|s| *s).await;
             let _: Option<RecordingFinalized> = core.shutdown().await;
         }
+    }
+    if let Some(local) = local {
+        let _ = local.await;
     }
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     Ok(())

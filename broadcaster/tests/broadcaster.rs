@@ -1512,3 +1512,150 @@ fn renditions_play_at_their_sizes_with_aligned_segments_and_a_master_playlist() 
         assert_eq!(sizes.into_iter().collect::<Vec<_>>(), [size], "{uri}");
     }
 }
+
+/// `broadcaster ctl --socket SOCKET ARGS…`: success, the reply line, stderr.
+fn ctl(socket: &Path, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_broadcaster"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let reply = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), reply, stderr)
+}
+
+/// `ctl ARGS…` must succeed; its reply.
+fn ctl_ok(socket: &Path, args: &[&str]) -> serde_json::Value {
+    let (ok, reply, stderr) = ctl(socket, args);
+    assert!(ok, "ctl {args:?}: {reply} {stderr}");
+    reply
+}
+
+#[test]
+fn the_local_socket_and_ctl_steer_a_broadcaster_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    // A socket file a crashed run left behind is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists());
+    let config_path = dir.path().join("broadcaster.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "{}\n[control]\nsocket = \"{}\"\n",
+            config_text(dir.path(), None, TEST_INPUTS),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut child = spawn_binary(&config_path);
+    // The stale file accepts no connections; ours answers once the studio runs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let (ok, reply, stderr) = ctl(&socket, &["status"]);
+        if ok {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "no control socket: {stderr}");
+        assert!(child.0.try_wait().unwrap().is_none(), "broadcaster exited");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["type"], "status");
+    assert_eq!(status["state"], "idle", "{status}");
+
+    let mut session = agenda();
+    session.agenda.truncate(2);
+    let session_file = dir.path().join("session.json");
+    std::fs::write(&session_file, serde_json::to_string(&session).unwrap()).unwrap();
+    let ack = ctl_ok(&socket, &["start", session_file.to_str().unwrap()]);
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let status = ctl_ok(&socket, &["status"]);
+    assert_eq!(
+        (&status["state"], &status["item"], &status["closed"]),
+        (&"live".into(), &"1".into(), &false.into()),
+        "{status}"
+    );
+    let playlist = recording_playlist(&dir.path().join("archive"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while segments_made(&playlist) < 2 {
+        assert!(Instant::now() < deadline, "the recording does not grow");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    ctl_ok(&socket, &["closed", "on"]);
+    assert_eq!(ctl_ok(&socket, &["status"])["closed"], true);
+    ctl_ok(&socket, &["closed", "off"]);
+    ctl_ok(
+        &socket,
+        &["speaker", "A. Beispiel", "--role", "Ratsmitglied"],
+    );
+    ctl_ok(&socket, &["next"]);
+    let status = ctl_ok(&socket, &["status"]);
+    assert_eq!(
+        (&status["item"], &status["closed"]),
+        (&"2".into(), &true.into()),
+        "the agenda's closed item is the slate: {status}"
+    );
+    // A refused command fails with the studio's reason.
+    let (ok, reply, stderr) = ctl(&socket, &["goto", "9"]);
+    assert!(!ok);
+    assert_eq!(reply["type"], "rejected", "{reply}");
+    assert!(stderr.contains("not on the agenda"), "{stderr}");
+
+    // A malformed line gets an error reply; the connection and the broadcaster go on.
+    {
+        use std::io::{BufRead, Write};
+        let stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut ask = |line: &str| {
+            (&stream).write_all(line.as_bytes()).unwrap();
+            let mut reply = String::new();
+            reader.read_line(&mut reply).unwrap();
+            serde_json::from_str::<serde_json::Value>(&reply).unwrap()
+        };
+        let reply = ask("{\"type\": \"next_item\"\n");
+        assert_eq!(reply["type"], "error", "{reply}");
+        let reply = ask("{\"type\":\"self_destruct\",\"id\":1}\n");
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains("self_destruct"),
+            "{reply}"
+        );
+        assert_eq!(ask("{\"type\":\"status\"}\n")["state"], "live");
+    }
+    assert!(child.0.try_wait().unwrap().is_none(), "broadcaster exited");
+
+    // Stop answers once the recording is finalized.
+    ctl_ok(&socket, &["stop"]);
+    let vod = std::fs::read_to_string(&playlist).unwrap();
+    assert!(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD") && vod.ends_with("#EXT-X-ENDLIST\n"));
+    let recording = playlist.parent().unwrap().parent().unwrap();
+    assert!(recording.join("chapters.vtt").exists());
+    assert_eq!(ctl_ok(&socket, &["status"])["state"], "idle");
+    let (ok, reply, stderr) = ctl(&socket, &["stop"]);
+    assert!(!ok && reply["type"] == "rejected", "{reply} {stderr}");
+
+    // SIGTERM: a clean exit, and the socket file goes with the broadcaster.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!socket.exists());
+    let (ok, _, stderr) = ctl(&socket, &["status"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot connect") && stderr.contains("control.sock"),
+        "{stderr}"
+    );
+}
