@@ -30,6 +30,22 @@
 //!   that are on disk. Segments are small files (one `segment_s` of media each,
 //!   about 400 KB at 3 Mbit/s), which is the "files of bounded size" the archive is
 //!   split into; `download.mp4` is made only when finalizing.
+//! - **Write-ahead chunks.** A segment reaches its file (and the playlist) only
+//!   when it is complete, so a SIGKILL used to lose the segment in progress: up to
+//!   one `segment_s` plus the frames in the encoder (1.06 s in 1 of 20 kills). The
+//!   archive's muxer (the `cmafmux` inside its `hlscmafsink`) therefore emits a
+//!   CMAF chunk (`moof`+`mdat`) every [`CHUNK_NS`] (0.25 s, `chunk-duration`);
+//!   [`Archive::write_ahead`]'s probe on the sink's appsink appends each chunk at
+//!   once to the fragment's in-progress copy (`inprogress_<seq>.m4s`, page cache,
+//!   not synced) and hands the fragment's chunks on as one segment when the next
+//!   fragment begins (or at end-of-stream), as hlscmafsink 0.14 wants one sample
+//!   per segment (it has no LL-HLS parts). Segments stay one GOP (`segment_s`)
+//!   long, with the live output's keyframes; only their inside is in chunks.
+//!   After a crash `vod::finalize` salvages the in-progress copy's whole chunks
+//!   as the last segment, so a kill loses at most one chunk plus the encoder's
+//!   and muxer's few frames. A power cut can still lose the unsynced copy (the
+//!   synced segments before it stay). Shorter segments were not an option: they
+//!   would need a shorter GOP, and the live output shares the encoder.
 //! - **Not resumed.** Once cut off, the archive stays off for this session; staff
 //!   see why in the status and can free space and start a new session (a new
 //!   recording). Resuming into a new part automatically is left for later.
@@ -478,4 +494,171 @@ fn open(location: &str) -> Option<gio::OutputStream> {
         .map_err(|e| tracing::warn!("cannot open {location}: {e}"))
         .ok()
         .map(|s| s.upcast())
+}
+
+/// How often the archive's muxer hands over what it has of the segment in progress
+/// (a CMAF chunk: `moof`+`mdat`), so a crash loses at most about this much.
+pub const CHUNK_NS: u64 = 250_000_000;
+
+/// The in-progress copy of fragment `seq` (its chunks as they come), in `dir`.
+pub fn in_progress_name(seq: u64) -> String {
+    format!("{IN_PROGRESS_PREFIX}{seq:010}.m4s")
+}
+
+pub const IN_PROGRESS_PREFIX: &str = "inprogress_";
+
+/// What the chunk probe holds: the chunks of the fragment in progress.
+#[derive(Default)]
+struct Held {
+    buffers: Vec<gst::Buffer>,
+    duration: u64,
+    /// The in-progress file of this fragment and its sequence number.
+    file: Option<(u64, std::fs::File)>,
+    /// Set while the held fragment is pushed on at end-of-stream (our own push).
+    draining: bool,
+}
+
+impl Archive {
+    /// Makes the archive's `hlscmafsink` (in `dir`) write ahead: its muxer emits a
+    /// CMAF chunk every [`CHUNK_NS`]; each chunk is appended at once to the fragment's
+    /// in-progress file ([`in_progress_name`], page cache, no sync) and held; the
+    /// fragment's chunks go on to the sink as one segment (one sample, as the sink
+    /// expects) when the next fragment begins, or at end-of-stream. The segments,
+    /// their length (one GOP) and the playlist are unchanged; after a crash,
+    /// finalizing salvages the complete chunks of the in-progress file
+    /// ([`crate::vod`]).
+    pub fn write_ahead(&self, sink: &gst::Element, dir: &Path) -> Result<(), String> {
+        let bin = sink
+            .downcast_ref::<gst::Bin>()
+            .ok_or("the sink is no bin")?;
+        let muxer = bin.by_name("muxer").ok_or("no muxer in the sink")?;
+        muxer.set_property("chunk-duration", CHUNK_NS);
+        let pad = bin
+            .by_name("sink")
+            .and_then(|s| s.static_pad("sink"))
+            .ok_or("no appsink in the sink")?;
+        let held: Arc<Mutex<Held>> = Arc::default();
+        let dir = dir.to_owned();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER_LIST | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |pad, info| match &mut info.data {
+                Some(gst::PadProbeData::BufferList(list)) => {
+                    let mut h = held.lock().unwrap();
+                    if h.draining {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    match on_chunk(&mut h, list, &dir) {
+                        Some(out) => {
+                            info.data = Some(gst::PadProbeData::BufferList(out));
+                            gst::PadProbeReturn::Ok
+                        }
+                        // Held (handled here): nothing goes on yet.
+                        None => {
+                            info.data = None;
+                            info.flow_res = Ok(gst::FlowSuccess::Ok);
+                            gst::PadProbeReturn::Handled
+                        }
+                    }
+                }
+                Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos => {
+                    let mut h = held.lock().unwrap();
+                    if let Some(out) = take_fragment(&mut h) {
+                        h.draining = true;
+                        drop(h);
+                        let _ = pad.chain_list(out.into_iter().collect());
+                        held.lock().unwrap().draining = false;
+                    }
+                    gst::PadProbeReturn::Ok
+                }
+                _ => gst::PadProbeReturn::Ok,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// One chunk from the muxer (after its init segment, when there is one): returns
+/// what goes on to the sink now, if anything.
+fn on_chunk(h: &mut Held, list: &gst::BufferList, dir: &Path) -> Option<gst::BufferList> {
+    let mut buffers: Vec<gst::Buffer> = list.iter_owned().collect();
+    let init = match buffers.first() {
+        Some(b)
+            if b.flags()
+                .contains(gst::BufferFlags::DISCONT | gst::BufferFlags::HEADER) =>
+        {
+            Some(buffers.remove(0))
+        }
+        _ => None,
+    };
+    // An init segment goes on at once when no fragment is held (the start): the
+    // sink prerolls on it. Holding it until the first fragment is complete would
+    // leave the pipeline waiting for this sink's preroll while the live sinks,
+    // prerolled, block the tee (a deadlock). After a held fragment (new caps) it
+    // leads the next one, as the sink expects.
+    let Some(header) = buffers.first() else {
+        let out = take_fragment(h);
+        if out.is_some() {
+            h.buffers.extend(init);
+            return out.map(|b| b.into_iter().collect());
+        }
+        return init.map(|i| std::iter::once(i).collect());
+    };
+    let fragment_start = !header.flags().contains(gst::BufferFlags::DELTA_UNIT);
+    let duration = header.duration().map_or(0, |d| d.nseconds());
+    let seq = header.offset();
+    let out = if fragment_start || init.is_some() {
+        let out = match take_fragment(h) {
+            Some(out) => {
+                h.buffers.extend(init);
+                Some(out)
+            }
+            None => init.map(|i| vec![i]),
+        };
+        // The copies of fragments before the one just handed over are in the playlist.
+        if let Some(prev) = h.file.as_ref().map(|(s, _)| *s) {
+            for old in prev.saturating_sub(2)..prev {
+                let _ = std::fs::remove_file(dir.join(in_progress_name(old)));
+            }
+        }
+        h.file = std::fs::File::create(dir.join(in_progress_name(seq)))
+            .map_err(|e| tracing::debug!("archive in-progress file: {e}"))
+            .ok()
+            .map(|f| (seq, f));
+        out
+    } else {
+        None
+    };
+    if let Some((_, f)) = &mut h.file {
+        use std::io::Write;
+        for b in &buffers {
+            if let Ok(m) = b.map_readable()
+                && f.write_all(&m).is_err()
+            {
+                h.file = None;
+                break;
+            }
+        }
+    }
+    h.duration += duration;
+    h.buffers.extend(buffers);
+    out.map(|b| b.into_iter().collect())
+}
+
+/// The held fragment as the sink takes a segment: its first chunk header (after an
+/// init segment) carries the whole fragment's duration.
+fn take_fragment(h: &mut Held) -> Option<Vec<gst::Buffer>> {
+    let mut buffers = std::mem::take(&mut h.buffers);
+    let duration = std::mem::take(&mut h.duration);
+    if buffers.is_empty() {
+        return None;
+    }
+    if let Some(at) = buffers
+        .iter()
+        .position(|b| !b.flags().contains(gst::BufferFlags::DISCONT))
+    {
+        buffers[at]
+            .make_mut()
+            .set_duration(gst::ClockTime::from_nseconds(duration));
+    }
+    Some(buffers)
 }

@@ -411,6 +411,9 @@ impl Program {
                 .sink(name)
                 .ok_or_else(|| PipelineError::Missing(name.into()))?;
             archive.take_over_streams(&sink, &arch.join(sub));
+            archive
+                .write_ahead(&sink, &arch.join(sub))
+                .map_err(|e| PipelineError::Build(format!("archive: {e}")))?;
         }
         archive.watch(&pipeline.bus().expect("pipelines have a bus"));
         let restream = match &config.restream {

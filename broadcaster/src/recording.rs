@@ -16,7 +16,10 @@
 //! before the EVENT playlist naming it is replaced; the playlist is written beside
 //! the old one, synced and renamed over it only once complete (see
 //! [`crate::archive`]). So after a crash, a power cut or a full disk the playlist
-//! names exactly the complete segments: at most one segment (one second) is lost.
+//! names exactly the complete segments. The segment in progress is written ahead
+//! in 0.25 s chunks to `inprogress_<seq>.m4s` (not synced) and its whole chunks
+//! are salvaged when finalizing: after a crash at most one chunk (plus the
+//! encoder's few frames) is lost, after a power cut at most one segment.
 //! A segment cut short by a full disk is found by its MP4 boxes when finalizing.
 
 use chrono::{DateTime, Utc};

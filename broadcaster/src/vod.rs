@@ -2,6 +2,17 @@
 //! a poster image and a single MP4 for download. Runs at session end and, for a
 //! recording a crash left open, on the next start; it only reads what the recording
 //! left on disk, so both cases are the same code.
+//!
+//! After a crash the EVENT playlist names the complete segments; the segment that
+//! was in progress exists as the archive's in-progress copy (its CMAF chunks as
+//! they came, see [`crate::archive`]). Finalizing keeps that copy's whole
+//! `moof`+`mdat` pairs (the same box walk that finds a short write), drops a torn
+//! tail, writes it as the next segment and names it in the playlist with its real
+//! duration (the samples' durations in `trun`/`tfhd`, by the init segment's
+//! timescale), so the VOD playlist, the download and the chapters include it. It
+//! starts with the fragment's keyframe, as every segment does. Copies that are
+//! already in the playlist (a clean end) are recognised by their first decode
+//! time (`tfdt`) and only removed.
 
 use crate::chapters;
 use crate::recording::{self, RecordingDir};
@@ -106,6 +117,207 @@ pub fn cut_before(text: &str, file: &str) -> String {
     out
 }
 
+/// The MP4 boxes of `bytes` in order: (type, start, end), as far as they are whole.
+fn boxes(bytes: &[u8]) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let (size, header) = match size {
+            1 => match bytes.get(at + 8..at + 16) {
+                Some(b) => (u64::from_be_bytes(b.try_into().unwrap()) as usize, 16),
+                None => break,
+            },
+            0 => (bytes.len() - at, 8),
+            n => (n, 8),
+        };
+        if size < header || at + size > bytes.len() {
+            break;
+        }
+        out.push(([head[4], head[5], head[6], head[7]], at + header, at + size));
+        at += size;
+    }
+    out
+}
+
+fn child<'a>(bytes: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
+    let (first, rest) = path.split_first()?;
+    let (_, start, end) = boxes(bytes).into_iter().find(|(t, _, _)| &t == first)?;
+    let inner = &bytes[start..end];
+    if rest.is_empty() {
+        Some(inner)
+    } else {
+        child(inner, rest)
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The media timescale of an init segment's (first) track.
+pub fn timescale(init: &[u8]) -> Option<u32> {
+    let mdhd = child(init, &[b"moov", b"trak", b"mdia", b"mdhd"])?;
+    be32(mdhd, if mdhd.first()? == &1 { 20 } else { 12 })
+}
+
+/// The base media decode time of a media segment's first fragment.
+pub fn first_decode_time(segment: &[u8]) -> Option<u64> {
+    let tfdt = child(segment, &[b"moof", b"traf", b"tfdt"])?;
+    if tfdt.first()? == &1 {
+        Some(u64::from_be_bytes(tfdt.get(4..12)?.try_into().ok()?))
+    } else {
+        be32(tfdt, 4).map(u64::from)
+    }
+}
+
+/// The leading whole `moof`+`mdat` pairs of a segment cut short: how many bytes,
+/// and their duration in timescale units (the samples' durations in `trun`, or
+/// `tfhd`'s default).
+pub fn whole_fragments(segment: &[u8]) -> (usize, u64) {
+    let all = boxes(segment);
+    let (mut keep, mut duration) = (0, 0);
+    for pair in all.windows(2) {
+        let ((moof, ms, me), (mdat, _, de)) = (pair[0], pair[1]);
+        if &moof != b"moof" || &mdat != b"mdat" {
+            continue;
+        }
+        let Some(d) = fragment_duration(&segment[ms..me]) else {
+            break;
+        };
+        keep = de;
+        duration += d;
+    }
+    (keep, duration)
+}
+
+fn fragment_duration(moof: &[u8]) -> Option<u64> {
+    let traf = child(moof, &[b"traf"])?;
+    let tfhd = child(traf, &[b"tfhd"])?;
+    let flags = be32(tfhd, 0)? & 0xff_ffff;
+    let mut at = 8 + if flags & 0x01 != 0 { 8 } else { 0 } + if flags & 0x02 != 0 { 4 } else { 0 };
+    let default = if flags & 0x08 != 0 {
+        let d = be32(tfhd, at)?;
+        at += 4;
+        Some(d)
+    } else {
+        None
+    };
+    let _ = at;
+    let mut total = 0u64;
+    for (t, s, e) in boxes(traf) {
+        if &t != b"trun" {
+            continue;
+        }
+        let trun = &traf[s..e];
+        let flags = be32(trun, 0)? & 0xff_ffff;
+        let count = be32(trun, 4)? as usize;
+        let mut at =
+            8 + if flags & 0x01 != 0 { 4 } else { 0 } + if flags & 0x04 != 0 { 4 } else { 0 };
+        let per = [0x100, 0x200, 0x400, 0x800]
+            .iter()
+            .filter(|f| flags & **f != 0)
+            .count()
+            * 4;
+        for _ in 0..count {
+            total += u64::from(if flags & 0x100 != 0 {
+                be32(trun, at)?
+            } else {
+                default?
+            });
+            at += per;
+        }
+    }
+    Some(total)
+}
+
+/// Adds to `text` (a media playlist of `sub`) what a crash left of the fragments in
+/// progress: each in-progress copy ([`crate::archive::write_ahead`]'s) that starts
+/// after the playlist's last segment is cut to its whole chunks, written as the
+/// next segment and named with its real duration. At a clean end every copy is in
+/// the playlist already; the copies are removed either way.
+///
+/// [`crate::archive::write_ahead`]: crate::archive::Archive::write_ahead
+fn salvage(rec: &RecordingDir, sub: &str, mut text: String) -> String {
+    let dir = rec.path(sub);
+    let mut copies: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with(crate::archive::IN_PROGRESS_PREFIX)
+                .then(|| (name, e.path()))
+        })
+        .collect();
+    copies.sort();
+    let parsed = parse_media_playlist(&text);
+    if parsed.ended {
+        copies.clear();
+    }
+    let files = parsed.files;
+    let init = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("#EXT-X-MAP:"))
+        .filter_map(|a| a.split("URI=\"").nth(1)?.split('"').next())
+        .next_back()
+        .map(str::to_owned);
+    let timescale = init
+        .as_ref()
+        .and_then(|i| std::fs::read(dir.join(i)).ok())
+        .and_then(|b| timescale(&b));
+    let last = files.last().filter(|f| Some(*f) != init.as_ref());
+    let mut after = last
+        .and_then(|f| std::fs::read(dir.join(f)).ok())
+        .and_then(|b| first_decode_time(&b));
+    let mut index = last
+        .and_then(|f| {
+            f.strip_prefix("seg_")?
+                .strip_suffix(".m4s")?
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |n| n + 1);
+    for (name, path) in &copies {
+        let Some(scale) = timescale.filter(|s| *s > 0) else {
+            break;
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let Some(start) = first_decode_time(&bytes) else {
+            continue;
+        };
+        if after.is_some_and(|a| start <= a) {
+            continue;
+        }
+        let (keep, duration) = whole_fragments(&bytes);
+        if keep == 0 || duration == 0 {
+            continue;
+        }
+        let seg = format!("seg_{index:05}.m4s");
+        if let Err(e) = recording::write_synced(&dir.join(&seg), &bytes[..keep]) {
+            tracing::warn!(recording = rec.id, "cannot salvage {sub}/{name}: {e}");
+            break;
+        }
+        let secs = duration as f64 / f64::from(scale);
+        tracing::info!(
+            recording = rec.id,
+            "salvaged {secs:.3} s of the fragment in progress at the crash as {sub}/{seg}"
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text += &format!("#EXTINF:{secs:.3},\n{seg}\n");
+        after = Some(start);
+        index += 1;
+    }
+    for (_, path) in &copies {
+        let _ = std::fs::remove_file(path);
+    }
+    text
+}
+
 /// Turns an EVENT playlist (cut short by a crash, or already ended) into a VOD one.
 pub fn close_playlist(text: &str) -> String {
     let mut out: String = text
@@ -177,6 +389,7 @@ pub fn finalize(
             }
             None => text,
         };
+        let text = salvage(rec, sub, text);
         let closed = close_playlist(&text);
         recording::write_synced(&path, closed.as_bytes()).map_err(io(&format!("writing {rel}")))?;
         let parsed = parse_media_playlist(&closed);
@@ -375,6 +588,51 @@ mod tests {
         let cut = cut_before(EVENT, "seg_00001.m4s");
         assert!(cut.ends_with("#EXTINF:1,\nseg_00000.m4s\n"), "{cut}");
         assert_eq!(parse_media_playlist(&cut).duration_ms, 1000);
+    }
+
+    #[test]
+    fn the_whole_chunks_of_a_torn_segment_are_kept_with_their_duration() {
+        let boxed = |ty: &[u8; 4], body: &[u8]| {
+            let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+            b.extend(ty);
+            b.extend(body);
+            b
+        };
+        let full = |flags: u32, rest: &[u32]| {
+            let mut b = flags.to_be_bytes().to_vec();
+            for r in rest {
+                b.extend(r.to_be_bytes());
+            }
+            b
+        };
+        // tfhd with a default duration of 512; trun of 3 samples using it.
+        let mut traf = boxed(b"tfhd", &full(0x08, &[1, 512]));
+        let mut tfdt = 1u32.to_be_bytes().to_vec();
+        tfdt[0] = 1;
+        tfdt.extend(90_000u64.to_be_bytes());
+        traf.extend(boxed(b"tfdt", &tfdt));
+        traf.extend(boxed(b"trun", &full(0x01, &[3, 0])));
+        let mut seg = boxed(b"moof", &boxed(b"traf", &traf));
+        seg.extend(boxed(b"mdat", &[0; 30]));
+        // A chunk with durations per sample (and sizes): 100 + 200.
+        let mut traf = boxed(b"tfhd", &full(0, &[1]));
+        traf.extend(boxed(b"trun", &full(0x301, &[2, 0, 100, 10, 200, 10])));
+        seg.extend(boxed(b"moof", &boxed(b"traf", &traf)));
+        seg.extend(boxed(b"mdat", &[0; 20]));
+        let whole = seg.len();
+        // The next chunk, torn.
+        seg.extend(boxed(b"moof", &boxed(b"traf", &traf)));
+        seg.extend(&boxed(b"mdat", &[0; 20])[..12]);
+        assert_eq!(whole_fragments(&seg), (whole, 3 * 512 + 300));
+        assert_eq!(first_decode_time(&seg), Some(90_000));
+        let mut mdhd = vec![0u8; 12];
+        mdhd.extend(90_000u32.to_be_bytes());
+        mdhd.extend([0; 8]);
+        let init = boxed(
+            b"moov",
+            &boxed(b"trak", &boxed(b"mdia", &boxed(b"mdhd", &mdhd))),
+        );
+        assert_eq!(timescale(&init), Some(90_000));
     }
 
     #[test]
