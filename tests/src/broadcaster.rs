@@ -4,11 +4,10 @@
 //! while a [`BroadcasterProcess`] is alive, the command line, the config file
 //! and everything the broadcaster printed are written to stderr.
 
-use crate::server::{Capture, reader_thread};
+use crate::child::Watched;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 /// How long a SIGTERM may take: the broadcaster sends EOS and finalizes the
 /// recording before it exits.
@@ -58,15 +57,9 @@ pub fn test_config(server_url: &str, token: &str, live_dir: &Path, archive_dir: 
 
 /// A running (or stopped) broadcaster with its config in a temp directory.
 pub struct BroadcasterProcess {
-    child: Option<Child>,
+    process: Watched,
     /// Holds the config file for as long as the process runs.
     dir: tempfile::TempDir,
-    config: String,
-    stdout: Arc<Mutex<Capture>>,
-    stderr: Arc<Mutex<Capture>>,
-    command_line: String,
-    readers: Vec<std::thread::JoinHandle<()>>,
-    reported: bool,
 }
 
 impl BroadcasterProcess {
@@ -81,40 +74,26 @@ impl BroadcasterProcess {
         let path = dir.path().join("broadcaster.toml");
         std::fs::write(&path, config).expect("write the broadcaster config");
         let bin = broadcaster_binary();
-        let mut b = BroadcasterProcess {
-            child: None,
-            dir,
-            config: config.to_owned(),
-            stdout: Arc::default(),
-            stderr: Arc::default(),
-            command_line: format!(
-                "RUST_LOG=info {} --config {}",
-                bin.display(),
-                path.display()
-            ),
-            readers: Vec::new(),
-            reported: false,
-        };
-        let spawned = Command::new(&bin)
-            .arg("--config")
-            .arg(&path)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("BROADCASTER_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
-            Err(e) => b.fail(&format!("cannot start {}: {e}", bin.display())),
-        };
-        let out = child.stdout.take().expect("piped stdout");
-        let err = child.stderr.take().expect("piped stderr");
-        b.readers.push(reader_thread(out, b.stdout.clone(), None));
-        b.readers.push(reader_thread(err, b.stderr.clone(), None));
-        b.child = Some(child);
-        b
+        let mut process = Watched::new("broadcaster");
+        process.command_line = format!(
+            "RUST_LOG=info {} --config {}",
+            bin.display(),
+            path.display()
+        );
+        process.context = format!("--- config ---\n{config}");
+        process.spawn(
+            Command::new(&bin)
+                .arg("--config")
+                .arg(&path)
+                .env("RUST_LOG", "info")
+                .env("NO_COLOR", "1")
+                .env_remove("BROADCASTER_CONFIG")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            None,
+        );
+        BroadcasterProcess { process, dir }
     }
 
     pub fn config_dir(&self) -> &Path {
@@ -122,105 +101,27 @@ impl BroadcasterProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        match &self.child {
-            Some(c) => c.id(),
-            None => panic!("the broadcaster is not running"),
-        }
+        self.process.pid()
     }
 
     /// Everything it printed so far (its log goes to stdout; GStreamer's to stderr).
     pub fn output(&self) -> String {
-        format!(
-            "--- stdout ---\n{}--- stderr ---\n{}",
-            self.stdout.lock().unwrap_or_else(|p| p.into_inner()).text(),
-            self.stderr.lock().unwrap_or_else(|p| p.into_inner()).text()
-        )
+        self.process.output()
     }
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.process.is_running()
     }
 
     /// Sends SIGTERM and waits for the exit, which must be clean (status 0):
     /// the broadcaster finalizes a running recording first.
     pub fn sigterm_and_wait(&mut self) -> ExitStatus {
-        let pid = self.pid();
-        match Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            other => self.fail(&format!("`kill -TERM {pid}` failed: {other:?}")),
-        }
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        let status = loop {
-            let polled = match self.child.as_mut() {
-                Some(c) => c.try_wait(),
-                None => panic!("the broadcaster is not running"),
-            };
-            match polled {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                Ok(None) => self.fail(&format!(
-                    "the broadcaster did not exit within {STOP_TIMEOUT:?} of SIGTERM"
-                )),
-                Err(e) => self.fail(&format!("waiting for the broadcaster failed: {e}")),
-            }
-        };
-        if !status.success() {
-            self.fail(&format!(
-                "after SIGTERM the broadcaster exited with {status}, expected 0"
-            ));
-        }
-        status
+        self.process.sigterm_and_wait(STOP_TIMEOUT)
     }
 
     /// Prints the command line, the config and the captured output, then panics.
     pub fn fail(&mut self, why: &str) -> ! {
-        self.report(why);
-        panic!("{why}");
-    }
-
-    fn report(&mut self, why: &str) {
-        if self.reported {
-            return;
-        }
-        self.reported = true;
-        if self
-            .child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
-        {
-            for h in self.readers.drain(..) {
-                let _ = h.join();
-            }
-        }
-        eprintln!(
-            "\n==================== broadcaster ====================\n\
-             problem: {why}\ncommand: {}\n--- config ---\n{}{}\
-             =====================================================\n",
-            self.command_line,
-            self.config,
-            self.output()
-        );
-    }
-}
-
-impl Drop for BroadcasterProcess {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.report("a test panicked while this broadcaster was running");
-        }
-        if let Some(mut c) = self.child.take()
-            && matches!(c.try_wait(), Ok(None))
-        {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.fail(why)
     }
 }

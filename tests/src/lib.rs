@@ -6,6 +6,8 @@
 //! - [`SimPlayer`]: a simulated player speaking the WebSocket protocol.
 //! - [`BroadcasterProcess`]: the real `broadcaster` binary on GStreamer test
 //!   sources, for the council system test.
+//! - `child`: what both share: a child process with captured output, reported
+//!   once when a test fails, killed when dropped.
 //! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
 //! - [`alert_path`]: CAP alert to takeover on real players and to receipts
 //!   (`cargo run -p system-tests --bin alert-path`).
@@ -17,6 +19,7 @@
 pub mod alert_path;
 pub mod api;
 pub mod broadcaster;
+mod child;
 pub mod fanout;
 pub mod player;
 pub mod proc_stats;
