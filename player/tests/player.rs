@@ -13,7 +13,30 @@ mod watchdog;
 #[path = "player/wayland.rs"]
 mod wayland;
 
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::path::Path;
 use std::time::Duration;
 
 /// The longest any single wait in these tests may take.
 pub const T: Duration = Duration::from_secs(20);
+
+/// Puts `bytes` into the data directory's cache as the player keeps it
+/// (`cache/<sha256>`); returns the asset reference a manifest names.
+pub fn cache_file(dir: &Path, bytes: &[u8], mime: &str) -> Value {
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    std::fs::create_dir_all(dir.join("cache")).unwrap();
+    std::fs::write(dir.join("cache").join(&sha), bytes).unwrap();
+    json!({ "sha256": sha, "size": bytes.len(), "mime": mime })
+}
+
+/// [`cache_file`] for an image, as PNG.
+pub fn cache_png(dir: &Path, img: &image::RgbImage) -> Value {
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    cache_file(dir, &bytes, "image/png")
+}

@@ -8,7 +8,6 @@ use content::alert::Alert;
 use content::manifest::Manifest;
 use player::app::AppOptions;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 
 const AT: &str = "2026-11-22T09:41:07Z";
@@ -37,16 +36,7 @@ fn cache_with_image(dir: &Path) -> Value {
             image::Rgb(c)
         }
     });
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .unwrap();
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
-    std::fs::create_dir_all(dir.join("cache")).unwrap();
-    std::fs::write(dir.join("cache").join(&sha), &bytes).unwrap();
-    json!({ "sha256": sha, "size": bytes.len(), "mime": "image/png" })
+    crate::cache_png(dir, &img)
 }
 
 fn manifest(

@@ -2,32 +2,31 @@
 //! generated here (SMPTE bars, scrolling) plays in its zone and moves, and a
 //! broken file gives way to the playlist's next item.
 
-use crate::T;
+use crate::{T, cache_file};
 use bevy::prelude::*;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use player::app::AppOptions;
 use player::app::video::VideoPlayer;
 use serde_json::json;
-use sha2::Digest as _;
 use std::path::Path;
 use std::time::Instant;
 
-/// Encodes a short H.264 MP4 of scrolling SMPTE colour bars into the cache
-/// and returns its asset reference.
-fn clip_in_cache(dir: &Path) -> serde_json::Value {
+/// Encodes `frames` frames of scrolling SMPTE colour bars at `fps` (320x180,
+/// a keyframe a second) into the H.264 MP4 `out`.
+fn encode_clip(out: &Path, frames: u32, fps: u32, speed: u32) {
     gst::init().unwrap();
-    let out = dir.join("clip.mp4");
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=45 pattern=smpte horizontal-speed=6 \
-         ! video/x-raw,width=320,height=180,framerate=15/1 \
-         ! x264enc speed-preset=ultrafast key-int-max=15 ! mp4mux ! filesink location={}",
+        "videotestsrc num-buffers={frames} pattern=smpte horizontal-speed={speed} \
+         ! video/x-raw,width=320,height=180,framerate={fps}/1 \
+         ! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location={}",
         out.display()
     ))
     .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
+    let msg = pipeline
+        .bus()
+        .unwrap()
         .timed_pop_filtered(
             gst::ClockTime::from_seconds(T.as_secs()),
             &[gst::MessageType::Eos, gst::MessageType::Error],
@@ -38,14 +37,13 @@ fn clip_in_cache(dir: &Path) -> serde_json::Value {
         "encoding failed: {msg:?}"
     );
     pipeline.set_state(gst::State::Null).unwrap();
-    cache_file(dir, &std::fs::read(&out).unwrap(), "video/mp4")
 }
 
-fn cache_file(dir: &Path, bytes: &[u8], mime: &str) -> serde_json::Value {
-    let sha = hex::encode(sha2::Sha256::digest(bytes));
-    std::fs::create_dir_all(dir.join("cache")).unwrap();
-    std::fs::write(dir.join("cache").join(&sha), bytes).unwrap();
-    json!({ "sha256": sha, "size": bytes.len(), "mime": mime })
+/// A 3 s clip (15 fps) in the cache; returns its asset reference.
+fn clip_in_cache(dir: &Path) -> serde_json::Value {
+    let out = dir.join("clip.mp4");
+    encode_clip(&out, 45, 15, 6);
+    cache_file(dir, &std::fs::read(&out).unwrap(), "video/mp4")
 }
 
 fn options(
@@ -263,32 +261,10 @@ fn an_unreachable_livestream_keeps_its_card_when_it_is_the_only_item() {
     );
 }
 
-/// Encodes a clip of `frames` frames at `fps` (SMPTE bars scrolling) into
-/// `dir` and returns its `file://` URI.
+/// A clip of `frames` frames at `fps` in `dir`; returns its `file://` URI.
 fn clip_file(dir: &Path, frames: u32, fps: u32) -> String {
-    gst::init().unwrap();
     let out = dir.join("loop.mp4");
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers={frames} pattern=smpte horizontal-speed=4 \
-         ! video/x-raw,width=320,height=180,framerate={fps}/1 \
-         ! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location={}",
-        out.display()
-    ))
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(T.as_secs()),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("encoding did not finish");
-    assert!(
-        matches!(msg.view(), gst::MessageView::Eos(_)),
-        "encoding failed: {msg:?}"
-    );
-    pipeline.set_state(gst::State::Null).unwrap();
+    encode_clip(&out, frames, fps, 4);
     player::video::file_uri(&out).unwrap()
 }
 

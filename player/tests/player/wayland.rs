@@ -15,24 +15,13 @@ use crate::T;
 use bevy::color::ColorToPacked as _;
 use content::manifest::Manifest;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A solid PNG in the data directory's cache; returns its asset reference.
 pub fn cached_png(dir: &Path, w: u32, h: u32, rgb: [u8; 3]) -> Value {
-    let img = image::RgbImage::from_pixel(w, h, image::Rgb(rgb));
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .unwrap();
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
-    std::fs::create_dir_all(dir.join("cache")).unwrap();
-    std::fs::write(dir.join("cache").join(&sha), &bytes).unwrap();
-    json!({ "sha256": sha, "size": bytes.len(), "mime": "image/png" })
+    crate::cache_png(dir, &image::RgbImage::from_pixel(w, h, image::Rgb(rgb)))
 }
 
 /// A manifest of version `version` whose timeline holds `zones` (name →
