@@ -211,19 +211,26 @@ struct Frame {
     rgb: Vec<u8>,
 }
 
-/// Decodes every video frame of `uri` to RGB, with timestamps relative to the first.
-fn decode_video(description_head: &str) -> Vec<Frame> {
-    let pipeline = gst::parse::launch(&format!(
-        "{description_head} ! videoconvert ! video/x-raw,format=RGB,width={W},height={H} ! appsink name=out sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+/// `description` (a pipeline up to its last element) into an appsink to pull
+/// from, as fast as it decodes.
+fn pulled(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    let pipeline = gst::parse::launch(&format!("{description} ! appsink name=out sync=false"))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
     let sink = pipeline
         .by_name("out")
         .unwrap()
         .downcast::<gst_app::AppSink>()
         .unwrap();
+    (pipeline, sink)
+}
+
+/// Decodes every video frame of `uri` to RGB, with timestamps relative to the first.
+fn decode_video(description_head: &str) -> Vec<Frame> {
+    let (pipeline, sink) = pulled(&format!(
+        "{description_head} ! videoconvert ! video/x-raw,format=RGB,width={W},height={H}"
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut frames = Vec::new();
     let mut first = None;
@@ -248,17 +255,9 @@ fn decode_video(description_head: &str) -> Vec<Frame> {
 /// Audio peaks per 20 ms block: (ms from first sample, peak amplitude 0..1).
 /// `origin_ms` is the video's first timestamp, so both tracks share one timeline.
 fn decode_audio_peaks(description_head: &str, origin_ms: u64) -> Vec<(i64, f32)> {
-    let pipeline = gst::parse::launch(&format!(
-        "{description_head} ! audioconvert ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=out sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = pulled(&format!(
+        "{description_head} ! audioconvert ! audio/x-raw,format=F32LE,channels=1,rate=48000"
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut samples: Vec<f32> = Vec::new();
     let mut first = None;
@@ -1411,17 +1410,7 @@ fn below_the_reserve_the_recording_ends_cleanly_and_the_live_stream_goes_on() {
 
 /// Frame count and the sizes of the frames `description_head` decodes to.
 fn decoded_sizes(description_head: &str) -> (usize, std::collections::BTreeSet<(i32, i32)>) {
-    let pipeline = gst::parse::launch(&format!(
-        "{description_head} ! videoconvert ! appsink name=out sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = pulled(&format!("{description_head} ! videoconvert"));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut sizes = std::collections::BTreeSet::new();
     let mut frames = 0;
