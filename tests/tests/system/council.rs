@@ -159,6 +159,21 @@ async fn wait_status(api: &Api, id: i64, what: &str, ok: impl Fn(&Value) -> bool
     .await
 }
 
+/// The first recording the archive lists for meeting `id`, once it is there
+/// (the broadcaster finalizes it after the stop and hands it over).
+async fn archived_recording(api: &Api, id: i64) -> Value {
+    eventually(MEDIA, "the recording in the archive", || async {
+        let (status, list) = api.get("/api/council/archive").await?;
+        ensure!(status == StatusCode::OK, "archive: {status} {list}");
+        Ok(list
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["meeting"]["id"] == id))
+            .and_then(|e| e["recordings"].get(0))
+            .cloned())
+    })
+    .await
+}
+
 /// `GET /api/council/live`, public: no token.
 async fn live_state(api: &Api) -> Value {
     let (status, _, body) = fetch(api, "/api/council/live", None).await.unwrap();
@@ -475,16 +490,7 @@ async fn a_session_goes_live_and_into_the_archive_with_its_agenda_chapters() {
     let stopped = command(&api, id, "stop", json!({})).await;
     assert_eq!(stopped["meeting"]["state"], "ended", "{stopped}");
     assert_eq!(live_state(&api).await["live"], false);
-    let recording = eventually(MEDIA, "the recording in the archive", || async {
-        let (status, list) = api.get("/api/council/archive").await?;
-        ensure!(status == StatusCode::OK, "archive: {status} {list}");
-        Ok(list
-            .as_array()
-            .and_then(|l| l.iter().find(|e| e["meeting"]["id"] == id))
-            .and_then(|e| e["recordings"].get(0))
-            .cloned())
-    })
-    .await;
+    let recording = archived_recording(&api, id).await;
     let chapters: Vec<(&str, &str, bool)> = recording["chapters"]
         .as_array()
         .expect("chapters")
@@ -743,16 +749,7 @@ async fn after_a_server_restart_the_broadcaster_reconnects_by_itself_and_the_str
 
     // What it recorded across the outage is handed to the restarted server.
     command(&api, id, "stop", json!({})).await;
-    let recording = eventually(MEDIA, "the recording in the archive", || async {
-        let (status, list) = api.get("/api/council/archive").await?;
-        ensure!(status == StatusCode::OK, "archive: {status} {list}");
-        Ok(list
-            .as_array()
-            .and_then(|l| l.iter().find(|e| e["meeting"]["id"] == id))
-            .and_then(|e| e["recordings"].get(0))
-            .cloned())
-    })
-    .await;
+    let recording = archived_recording(&api, id).await;
     let titles: Vec<&str> = recording["chapters"]
         .as_array()
         .expect("chapters")
