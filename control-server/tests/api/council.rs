@@ -37,6 +37,16 @@ fn meeting_json(title: &str, start: &str) -> Value {
     })
 }
 
+/// The ids of a meeting's agenda items, in order.
+fn item_ids(meeting: &Value) -> Vec<i64> {
+    meeting["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
 async fn create_meeting(server: &TestServer, title: &str, start: &str) -> Value {
     let (status, body) = server
         .call(
@@ -590,12 +600,7 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
     let start = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let m = create_meeting(&server, "Sitzung des Rates", &start).await;
     let id = m["id"].as_i64().unwrap();
-    let items: Vec<i64> = m["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let items = item_ids(&m);
 
     // Nothing live: the next session is announced.
     let state = live(&server).await;
@@ -1255,12 +1260,7 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     ));
     let m = create_meeting(&server, "Sitzung des Rates", "2026-12-08T17:00:00+01:00").await;
     let id = m["id"].as_i64().unwrap();
-    let items: Vec<i64> = m["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let items = item_ids(&m);
     let (status, started) = server
         .call(
             Method::POST,
@@ -1699,12 +1699,7 @@ async fn commands_need_a_live_meeting_and_a_refused_one_changes_nothing() {
     let server = TestServer::start().await;
     let m = create_meeting(&server, "Sitzung des Rates", "2026-12-08T17:00:00+01:00").await;
     let id = m["id"].as_i64().unwrap();
-    let items: Vec<i64> = m["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_i64().unwrap())
-        .collect();
+    let items = item_ids(&m);
     let commands = [
         ("next", json!({})),
         ("goto", json!({ "item_id": items[1] })),
