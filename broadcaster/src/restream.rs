@@ -11,7 +11,9 @@
 //! an appsink that never blocks; the connection lives in a pipeline of its own. So
 //! nothing the network does (refused, dropped, stalled) reaches the program pipeline:
 //! an error of `rtmp2sink` is an error on the *restream* pipeline's bus, which is
-//! torn down (`Null`) and rebuilt after a backoff of 1 s, doubling up to 30 s.
+//! torn down (`Null`) and rebuilt after a backoff of 1 s, doubling up to 30 s. An
+//! attempt that raises no error but gets no media flowing within 10 s (a handshake
+//! the peer never finishes) is given up the same way.
 //!
 //! A new connection gets the FLV stream headers (the caps' `streamheader`: FLV
 //! header, metadata, AVC and AAC configuration) and then media from the next video
@@ -31,6 +33,10 @@ use std::time::{Duration, Instant};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long an attempt may take to get media flowing. A handshake that hangs
+/// (the peer accepts and then says nothing, or answers garbage) raises no
+/// error on the bus; without this the restream would wait on it forever.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the appsink callback (a program streaming thread) shares with the studio.
 #[derive(Default)]
@@ -52,6 +58,8 @@ pub struct Restream {
     attempts: u32,
     last_error: Option<String>,
     retry_at: Option<Instant>,
+    /// When the attempt in progress gives up unless connected by then.
+    connect_by: Option<Instant>,
     backoff: Duration,
 }
 
@@ -117,6 +125,7 @@ impl Restream {
             attempts: 0,
             last_error: None,
             retry_at: Some(Instant::now()),
+            connect_by: None,
             backoff: FIRST_BACKOFF,
         }
     }
@@ -144,12 +153,18 @@ impl Restream {
                 self.fail(why);
             } else if !self.connected && self.media_flows() {
                 self.connected = true;
+                self.connect_by = None;
                 self.backoff = FIRST_BACKOFF;
                 tracing::info!(
                     target = self.shown,
                     attempt = self.attempts,
                     "restream connected"
                 );
+            } else if self.connect_by.is_some_and(|t| Instant::now() >= t) {
+                self.fail(format!(
+                    "no connection within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ));
             }
         }
         if self.pipeline.is_none() && self.retry_at.is_some_and(|t| Instant::now() >= t) {
@@ -205,11 +220,13 @@ impl Restream {
             pushed: 0,
         };
         self.pipeline = Some(pipeline);
+        self.connect_by = Some(Instant::now() + CONNECT_TIMEOUT);
     }
 
     fn fail(&mut self, why: String) {
         self.teardown();
         self.connected = false;
+        self.connect_by = None;
         tracing::warn!(
             target = self.shown,
             attempt = self.attempts,
