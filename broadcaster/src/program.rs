@@ -73,6 +73,8 @@ pub struct Stats {
     /// Running time of the first encoded video frame, ns + 1 (0 = not yet); written
     /// only by the one streaming thread of the video tee.
     pub first_pts: AtomicU64,
+    /// Buffers dropped because their time stepped back ([`forward_only`]).
+    pub backwards: AtomicU64,
     eos: (Mutex<bool>, Condvar),
     /// Tells the bus thread to end.
     quit: std::sync::atomic::AtomicBool,
@@ -330,9 +332,11 @@ impl Program {
         d += &format!(
             "audiotestsrc is-live=true wave=silence ! {AUDIO_CAPS} ! queue name=silencea ! closeda. "
         );
+        // Perfect timestamps: AAC frames follow each other gaplessly instead of
+        // tracking the jitter of the inter sources (which could step time back).
         d += &format!(
             "input-selector name=closeda sync-streams=false cache-buffers=false ! level name=level interval=500000000 ! \
-             audioconvert ! avenc_aac bitrate={} ! aacparse ! tee name=at ",
+             audioconvert ! avenc_aac bitrate={} perfect-timestamp=true ! aacparse ! tee name=at ",
             v.audio_bitrate_kbps * 1000
         );
         let arch = out.recording_dir;
@@ -453,11 +457,17 @@ impl Program {
             restream,
             pipeline: pipeline.clone(),
         };
-        program.install_probes(&by_name("vt")?, &by_name("at")?);
+        program.install_probes(&by_name("rawt")?, &by_name("vt")?, &by_name("at")?);
         Ok(program)
     }
 
-    fn install_probes(&self, vtee: &gst::Element, atee: &gst::Element) {
+    fn install_probes(&self, rawtee: &gst::Element, vtee: &gst::Element, atee: &gst::Element) {
+        // Every encoder and sink below sees time only move forward (see `forward_only`).
+        for tee in [rawtee, atee] {
+            if let Some(pad) = tee.static_pad("sink") {
+                forward_only(&pad, self.stats.clone());
+            }
+        }
         // On the queue's side of the link, so a dropped buffer never reaches the selector.
         if let Some(gate_pad) = self.program_vpad.peer() {
             let reopen_at = self.reopen_at.clone();
@@ -739,6 +749,33 @@ impl Drop for Program {
 /// A buffer's running time (ns) by its pad's segment. Encoders shift timestamps
 /// (x264enc by an hour, to leave room for negative DTS); running time is what every
 /// branch shares with the pipeline clock.
+/// Drops every buffer on `pad` whose running time is not after the one before.
+///
+/// Why: a selector switch or an audio encoder resyncing to jittery input can step
+/// time back by a few milliseconds. Players stall on it, and hlssink3 0.14 panics
+/// (and takes the live stream down) when a segment starts before the first one:
+/// its program date-time subtraction overflows. Losing one raw frame or one
+/// 21 ms AAC frame is inaudible and invisible; the pad carries raw video or
+/// encoded audio, where every buffer stands alone.
+fn forward_only(pad: &gst::Pad, stats: Arc<Stats>) {
+    // One streaming thread per pad: the Mutex is never contended.
+    let last = Mutex::new(None::<u64>);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(rt) = info.buffer().and_then(|b| running_time(pad, b)) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|l| rt <= l) {
+            if stats.backwards.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(pad = %pad.name(), "time stepped back: the buffer is dropped (logged once)");
+            }
+            return gst::PadProbeReturn::Drop;
+        }
+        *last = Some(rt);
+        gst::PadProbeReturn::Ok
+    });
+}
+
 fn running_time(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<u64> {
     let pts = buffer.pts()?;
     let event = pad.sticky_event::<gst::event::Segment>(0)?;
@@ -753,5 +790,45 @@ fn set_text(overlay: &gst::Element, text: Option<&str>) {
             overlay.set_property("silent", false);
         }
         None => overlay.set_property("silent", true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gstreamer_app as gst_app;
+
+    #[test]
+    fn time_that_steps_back_is_dropped_before_the_encoders() {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "appsrc name=src format=time caps=audio/mpeg,mpegversion=4 ! identity name=guard ! appsink name=out sync=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let by = |n: &str| pipeline.by_name(n).unwrap();
+        let stats = Arc::new(Stats::default());
+        forward_only(&by("guard").static_pad("sink").unwrap(), stats.clone());
+        let src = by("src").downcast::<gst_app::AppSrc>().unwrap();
+        let out = by("out").downcast::<gst_app::AppSink>().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // 72 ms, then a step back to 58 ms (as seen from a resyncing AAC encoder),
+        // a repeat, and time moving on again.
+        for ms in [50, 72, 58, 72, 93, 114] {
+            let mut b = gst::Buffer::with_size(4).unwrap();
+            b.get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_mseconds(ms));
+            src.push_buffer(b).unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let mut passed = Vec::new();
+        while let Ok(sample) = out.pull_sample() {
+            passed.push(sample.buffer().unwrap().pts().unwrap().mseconds());
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert_eq!(passed, [50, 72, 93, 114]);
+        assert_eq!(stats.backwards.load(Ordering::Relaxed), 2);
     }
 }
