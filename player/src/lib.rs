@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod german;
+pub mod memory;
 pub mod net;
 pub mod show;
 pub mod store;
@@ -69,6 +70,10 @@ pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
         // that maximizes instead of granting full screen (cage 0.1.4) would
         // leave it 35 px of the output.
         decorations: !opts.fullscreen,
+        // Two swap-chain images, not three: a reactive player never queues
+        // frames ahead, and at 1080p each image is 8 MB (in system memory on a
+        // Pi or with lavapipe).
+        desired_maximum_frame_latency: std::num::NonZero::new(1),
         ..default()
     });
     let mut plugins = DefaultPlugins
@@ -203,6 +208,7 @@ pub struct RunOptions {
 /// window), drawing only when something changed (see [`app::redraw`]).
 pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     let started = Instant::now();
+    memory::tune_allocator();
     let store = store::Store::open(&opts.data_dir)?;
     let manifest = store.manifest()?;
     let has_token = store.token()?.is_some();
@@ -228,6 +234,7 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     };
     let mut app = bevy_app(&app_opts, opts.output);
     watchdog::plugin(&mut app);
+    memory::plugin(&mut app);
     let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));
     app.world_mut().resource_mut::<Pacing>().frame_interval = frame_interval;
     // The network's events pass through a relay that wakes the frame loop, so
