@@ -15,6 +15,7 @@ pub mod offscreen;
 pub mod pairing;
 pub mod redraw;
 pub mod report;
+pub mod targets;
 pub mod video;
 pub mod zones;
 
@@ -183,6 +184,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
         .add_plugins((
             fonts::plugin,
             offscreen::plugin,
+            targets::plugin,
             redraw::plugin,
             link::plugin,
             zones::plugin,
