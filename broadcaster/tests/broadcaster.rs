@@ -659,8 +659,8 @@ fn spawn_binary(config: &Path) -> Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_broadcaster"))
             .arg("--config")
             .arg(config)
+            // Its warnings (e.g. a recording it could not recover) show with a failure.
             .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap(),
     )
