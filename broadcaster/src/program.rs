@@ -57,6 +57,9 @@ pub enum PipelineError {
     Stop(String),
 }
 
+/// How long [`Program::stop`] waits for a first encoded frame.
+const FIRST_FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The slate's colour, chosen to be told apart from any camera picture in tests and
 /// by viewers: a dark blue, 0x1e3a5f.
 pub const SLATE_RGB: [u8; 3] = [0x1e, 0x3a, 0x5f];
@@ -73,6 +76,8 @@ pub struct Stats {
     /// Running time of the first encoded video frame, ns + 1 (0 = not yet); written
     /// only by the one streaming thread of the video tee.
     pub first_pts: AtomicU64,
+    /// Encoded audio has reached its tee.
+    pub audio_seen: std::sync::atomic::AtomicBool,
     /// Buffers dropped because their time stepped back ([`forward_only`]).
     pub backwards: AtomicU64,
     eos: (Mutex<bool>, Condvar),
@@ -487,6 +492,9 @@ impl Program {
                         stats
                             .encoded_bytes
                             .fetch_add(b.size() as u64, Ordering::Relaxed);
+                        if !first {
+                            stats.audio_seen.store(true, Ordering::Release);
+                        }
                         if first
                             && stats.first_pts.load(Ordering::Relaxed) == 0
                             && let Some(rt) = running_time(pad, b)
@@ -700,6 +708,7 @@ impl Program {
     /// Ends the streams: EOS through every branch so the HLS playlists get their
     /// ENDLIST and the archive its last fragment, then `Null`.
     pub fn stop(mut self) -> Result<(), PipelineError> {
+        self.await_first_frame(FIRST_FRAME_WAIT);
         // A branch half-way out (idle probe pending) is finished first, so the EOS
         // below waits only for branches still linked.
         self.archive.settle();
@@ -709,6 +718,20 @@ impl Program {
         }
         self.shut();
         result
+    }
+
+    /// A session stopped before its first encoded frames would leave no recording
+    /// at all (and the server no report): staff who start and stop at once, or a
+    /// machine slow to start its encoders, still get a short one. Bounded: a
+    /// pipeline that never produces a frame is stopped anyway.
+    fn await_first_frame(&self, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while (self.stats.first_pts.load(Ordering::Acquire) == 0
+            || !self.stats.audio_seen.load(Ordering::Acquire))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     fn finish(&mut self) -> Result<(), PipelineError> {
