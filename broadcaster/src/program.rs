@@ -769,9 +769,6 @@ impl Drop for Program {
     }
 }
 
-/// A buffer's running time (ns) by its pad's segment. Encoders shift timestamps
-/// (x264enc by an hour, to leave room for negative DTS); running time is what every
-/// branch shares with the pipeline clock.
 /// Drops every buffer on `pad` whose running time is not after the one before.
 ///
 /// Why: a selector switch or an audio encoder resyncing to jittery input can step
@@ -790,7 +787,11 @@ fn forward_only(pad: &gst::Pad, stats: Arc<Stats>) {
         let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_some_and(|l| rt <= l) {
             if stats.backwards.fetch_add(1, Ordering::Relaxed) == 0 {
-                tracing::warn!(pad = %pad.name(), "time stepped back: the buffer is dropped (logged once)");
+                let at = pad.parent_element().map(|e| e.name().to_string());
+                tracing::warn!(
+                    ?at,
+                    "time stepped back: the buffer is dropped (logged once)"
+                );
             }
             return gst::PadProbeReturn::Drop;
         }
@@ -799,6 +800,9 @@ fn forward_only(pad: &gst::Pad, stats: Arc<Stats>) {
     });
 }
 
+/// A buffer's running time (ns) by its pad's segment. Encoders shift timestamps
+/// (x264enc by an hour, to leave room for negative DTS); running time is what every
+/// branch shares with the pipeline clock.
 fn running_time(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<u64> {
     let pts = buffer.pts()?;
     let event = pad.sticky_event::<gst::event::Segment>(0)?;
