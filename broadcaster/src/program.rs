@@ -463,6 +463,7 @@ impl Program {
             pipeline: pipeline.clone(),
         };
         program.install_probes(&by_name("rawt")?, &by_name("vt")?, &by_name("at")?);
+        never_wait_for_preroll(&pipeline);
         Ok(program)
     }
 
@@ -766,6 +767,26 @@ impl Drop for Program {
     /// Every exit path leaves the pipeline in `Null` (a no-op after `stop`).
     fn drop(&mut self) {
         self.shut();
+    }
+}
+
+/// Takes every sink in the pipeline (the appsinks inside the `hlscmafsink`s and
+/// the restream's) out of the state change: a live pipeline has nothing to preroll.
+///
+/// Why: CI caught the restream test's pipeline stuck in PAUSED for good (stacks:
+/// every muxer's appsink waiting in preroll, the sources pushing, nothing encoded,
+/// and `send_event(EOS)` waiting on the state lock), so the session said "live"
+/// and made nothing. Not reproduced here; a sink that never completes its
+/// asynchronous state change holds the whole pipeline at PAUSED, and with
+/// `async=false` none can.
+fn never_wait_for_preroll(pipeline: &gst::Pipeline) {
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        // Base sinks: flagged as sinks and with the `async` property (bins have neither).
+        if element.element_flags().contains(gst::ElementFlags::SINK)
+            && element.find_property("async").is_some()
+        {
+            element.set_property("async", false);
+        }
     }
 }
 
