@@ -493,7 +493,7 @@ impl Program {
                         stats
                             .encoded_bytes
                             .fetch_add(b.size() as u64, Ordering::Relaxed);
-                        if !first {
+                        if !first && !stats.audio_seen.load(Ordering::Relaxed) {
                             stats.audio_seen.store(true, Ordering::Release);
                         }
                         if first
@@ -799,14 +799,14 @@ fn never_wait_for_preroll(pipeline: &gst::Pipeline) {
 /// 21 ms AAC frame is inaudible and invisible; the pad carries raw video or
 /// encoded audio, where every buffer stands alone.
 fn forward_only(pad: &gst::Pad, stats: Arc<Stats>) {
-    // One streaming thread per pad: the Mutex is never contended.
-    let last = Mutex::new(None::<u64>);
+    // Running time + 1 of the last buffer let through (0: none yet); one
+    // streaming thread per pad writes it.
+    let last = AtomicU64::new(0);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(rt) = info.buffer().and_then(|b| running_time(pad, b)) else {
             return gst::PadProbeReturn::Ok;
         };
-        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|l| rt <= l) {
+        if rt < last.load(Ordering::Relaxed) {
             if stats.backwards.fetch_add(1, Ordering::Relaxed) == 0 {
                 let at = pad.parent_element().map(|e| e.name().to_string());
                 tracing::warn!(
@@ -816,7 +816,7 @@ fn forward_only(pad: &gst::Pad, stats: Arc<Stats>) {
             }
             return gst::PadProbeReturn::Drop;
         }
-        *last = Some(rt);
+        last.store(rt + 1, Ordering::Relaxed);
         gst::PadProbeReturn::Ok
     });
 }

@@ -18,9 +18,10 @@ use bevy::render::texture::TextureCache;
 use bevy::render::view::{ViewTarget, prepare_view_targets};
 use bevy::render::{Render, RenderApp, RenderSystems};
 
-/// The main textures' descriptors as the last drawing update used them.
+/// The main textures' descriptors as the last drawing update used them (every
+/// camera draws into the one output, so they share one pair).
 #[derive(Resource, Default)]
-struct Kept(Vec<TextureDescriptor<'static>>);
+struct Kept(Option<[TextureDescriptor<'static>; 2]>);
 
 pub fn plugin(app: &mut App) {
     if let Some(render) = app.get_sub_app_mut(RenderApp) {
@@ -66,18 +67,13 @@ fn keep(
     mut cache: ResMut<TextureCache>,
     device: Res<RenderDevice>,
 ) {
-    if drawing.is_empty() {
+    match drawing.iter().next() {
+        Some(view) => kept.0 = Some(descriptors(view.main_texture())),
         // Taken from the cache for this update: not aged, not freed.
-        for d in &kept.0 {
-            cache.get(&device, d.clone());
+        None => {
+            for d in kept.0.iter().flatten() {
+                cache.get(&device, d.clone());
+            }
         }
-        return;
     }
-    let mut now: Vec<_> = drawing
-        .iter()
-        .flat_map(|v| descriptors(v.main_texture()))
-        .collect();
-    now.sort_by_key(|d| (d.label, d.size.width, d.size.height));
-    now.dedup();
-    kept.0 = now;
 }
