@@ -30,6 +30,7 @@ pub mod recording;
 pub mod restream;
 pub mod studio;
 pub mod vod;
+pub mod watchdog;
 
 use content::broadcast::RecordingFinalized;
 use tokio::sync::watch;

@@ -37,6 +37,7 @@ use crate::config::{Config, VideoConfig};
 use crate::encoder::Encoder;
 use crate::input::{AUDIO_CAPS, audio_channel, quote, video_caps, video_channel};
 use crate::restream::Restream;
+use crate::watchdog::{Verdict, Watchdog};
 use content::broadcast::RestreamStatus;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -112,6 +113,7 @@ pub struct Program {
     bus_thread: Option<std::thread::JoinHandle<()>>,
     archive: Archive,
     restream: Option<Restream>,
+    watchdog: Watchdog,
 }
 
 /// Where the two outputs go.
@@ -460,6 +462,7 @@ impl Program {
             bus_thread: None,
             archive,
             restream,
+            watchdog: Watchdog::new(std::time::Instant::now()),
             pipeline: pipeline.clone(),
         };
         program.install_probes(&by_name("rawt")?, &by_name("vt")?, &by_name("at")?);
@@ -514,6 +517,7 @@ impl Program {
         self.cut_to(Some(0));
         self.set_closed(closed);
         self.spawn_bus_thread();
+        self.watchdog = Watchdog::new(std::time::Instant::now());
         self.pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| PipelineError::Start(format!("{e}: {}", self.errors().join("; "))))?;
@@ -689,12 +693,47 @@ impl Program {
     }
 
     /// Archive and restream upkeep: cut off a failed archive, stop it at the
-    /// reserve, (re)connect the restream. Called by the studio every 100 ms.
+    /// reserve, (re)connect the restream; and the stall watchdog. Called by the
+    /// studio every 100 ms.
     pub fn tick(&mut self) {
         self.archive.tick();
         if let Some(r) = &mut self.restream {
             r.tick();
         }
+        let bytes = self.stats.encoded_bytes.load(Ordering::Relaxed);
+        match self.watchdog.check(bytes, std::time::Instant::now()) {
+            Verdict::Fine => {}
+            Verdict::Stalled => {
+                let (_, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+                tracing::error!(
+                    "{} (state {current:?}, pending {pending:?})",
+                    self.watchdog.problem().unwrap_or_default()
+                );
+                // Every sink is out of the state change (`never_wait_for_preroll`),
+                // so this completes at once wherever the pipeline was held.
+                if let Err(e) = self.pipeline.set_state(gst::State::Playing) {
+                    tracing::error!("the program pipeline refuses PLAYING: {e}");
+                }
+            }
+            Verdict::Recovered => tracing::warn!("the program pipeline encodes again"),
+        }
+    }
+
+    /// Why the program is not reaching viewers though it has no error, if so.
+    pub fn stalled(&self) -> Option<String> {
+        self.watchdog.problem()
+    }
+
+    /// The first encoded video and audio have left the encoders.
+    pub fn on_air(&self) -> bool {
+        self.stats.first_pts.load(Ordering::Acquire) != 0
+            && self.stats.audio_seen.load(Ordering::Acquire)
+    }
+
+    /// The pipeline itself, for tests that break it on purpose.
+    #[doc(hidden)]
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
     }
 
     /// Why the archive stopped recording, if it has (the live stream goes on).
@@ -727,10 +766,7 @@ impl Program {
     /// pipeline that never produces a frame is stopped anyway.
     fn await_first_frame(&self, within: std::time::Duration) {
         let deadline = std::time::Instant::now() + within;
-        while (self.stats.first_pts.load(Ordering::Acquire) == 0
-            || !self.stats.audio_seen.load(Ordering::Acquire))
-            && std::time::Instant::now() < deadline
-        {
+        while !self.on_air() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }

@@ -460,6 +460,12 @@ impl Studio {
         }
     }
 
+    /// The running session's program pipeline, for tests that break it on purpose.
+    #[doc(hidden)]
+    pub fn program_pipeline(&self) -> Option<gst::Pipeline> {
+        self.live.as_ref().map(|l| l.program.pipeline().clone())
+    }
+
     pub fn status(&mut self) -> Status {
         let disk_free_bytes = rustix::fs::statvfs(&self.config.output.archive_dir)
             .ok()
@@ -499,14 +505,20 @@ impl Studio {
             live.bitrate_kbps = Some(((bytes - then_bytes) as f64 * 8.0 / 1000.0 / secs) as u32);
             live.last_bytes = (Instant::now(), bytes);
         }
-        errors.extend(live.program.errors());
+        let failed = live.program.errors();
+        let stalled = live.program.stalled();
+        let state = if !failed.is_empty() || stalled.is_some() {
+            BroadcastState::Failed
+        } else if live.program.on_air() {
+            BroadcastState::Live
+        } else {
+            BroadcastState::Starting
+        };
+        errors.extend(failed);
+        errors.extend(stalled);
         let names = live.program.camera_names();
         Status {
-            state: if live.program.errors().is_empty() {
-                BroadcastState::Live
-            } else {
-                BroadcastState::Failed
-            },
+            state,
             at: Utc::now(),
             meeting_id: Some(live.session.meeting_id.clone()),
             item: live.item.map(|i| live.session.agenda[i].number.clone()),

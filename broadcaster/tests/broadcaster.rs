@@ -1261,6 +1261,52 @@ fn the_restream_reconnects_by_itself_and_delivers_decodable_video() {
     studio.stop().unwrap();
 }
 
+/// A program pipeline that stops encoding without an error (held at PAUSED here,
+/// as CI once caught one) is reported within the watchdog's period and set going
+/// again: the status says "failed" and why meanwhile, then "live" with no error, and
+/// the live stream and the archive go on.
+#[test]
+fn a_stalled_program_pipeline_is_reported_and_set_going_again() {
+    use content::broadcast::BroadcastState;
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut studio = studio_with(dir.path(), "", "");
+    start_session(&mut studio);
+    let live = dir.path().join("live/video/video.m3u8");
+    let archive = recording_playlist(&dir.path().join("archive"));
+    tick_until(&mut studio, Duration::from_secs(30), "live", |s| {
+        s.state == BroadcastState::Live && segments_made(&live) >= 1
+    });
+
+    let pipeline = studio.program_pipeline().unwrap();
+    pipeline.set_state(gstreamer::State::Paused).unwrap();
+    let stalled = tick_until(&mut studio, Duration::from_secs(15), "the stall", |s| {
+        s.state == BroadcastState::Failed
+    });
+    assert!(
+        stalled.errors.iter().any(|e| e.contains("encoded nothing")),
+        "{:?}",
+        stalled.errors
+    );
+    let (_, now, _) = pipeline.state(gstreamer::ClockTime::from_seconds(5));
+    assert_eq!(now, gstreamer::State::Playing);
+    tick_until(&mut studio, Duration::from_secs(15), "live again", |s| {
+        s.state == BroadcastState::Live && s.errors.is_empty()
+    });
+    // Segments come again (measured: 1 to 10 s after PLAYING, the muxers
+    // waiting out their timeline), then at their normal pace.
+    let (live0, arch0) = (segments_made(&live), segments_made(&archive));
+    tick_until(
+        &mut studio,
+        Duration::from_secs(20),
+        "segments again",
+        |_| segments_made(&live) > live0 && segments_made(&archive) > arch0,
+    );
+    assert_hls_and_archive_go_on(&mut studio, &live, Some(&archive), 3);
+    let report = studio.stop().unwrap();
+    assert!(report.duration_ms > 3000, "{report:?}");
+}
+
 /// A tmpfs of a few hundred KiB mounted for one test, so the archive meets a real
 /// ENOSPC. Mounting needs root: the developers' machines and CI run as root (see the
 /// workspace's environment notes); elsewhere this says so and fails. Unmounted on drop.
