@@ -1637,7 +1637,15 @@ fn the_local_socket_and_ctl_steer_a_broadcaster_without_a_server() {
     std::fs::write(&session_file, serde_json::to_string(&session).unwrap()).unwrap();
     let ack = ctl_ok(&socket, &["start", session_file.to_str().unwrap()]);
     assert_eq!(ack["type"], "ack", "{ack}");
-    let status = ctl_ok(&socket, &["status"]);
+    // "starting" until the first encoded frames, then "live".
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let status = ctl_ok(&socket, &["status"]);
+        if status["state"] != "starting" || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(
         (&status["state"], &status["item"], &status["closed"]),
         (&"live".into(), &"1".into(), &false.into()),
