@@ -6,6 +6,8 @@
 //! - [`SimPlayer`]: a simulated player speaking the WebSocket protocol.
 //! - [`BroadcasterProcess`]: the real `broadcaster` binary on GStreamer test
 //!   sources, for the council system test.
+//! - [`browser`]: headless Chromium through chromedriver (W3C WebDriver), with
+//!   an in-page accessibility checker (an automated subset of WCAG 2.1 AA).
 //! - `child`: what both share: a child process with captured output, reported
 //!   once when a test fails, killed when dropped.
 //! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
@@ -19,6 +21,7 @@
 pub mod alert_path;
 pub mod api;
 pub mod broadcaster;
+pub mod browser;
 mod child;
 pub mod fanout;
 pub mod player;

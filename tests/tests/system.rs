@@ -15,6 +15,8 @@
 
 #[path = "system/alerts.rs"]
 mod alerts;
+#[path = "system/browser_harness.rs"]
+mod browser_harness;
 #[path = "system/council.rs"]
 mod council;
 #[path = "system/lifecycle.rs"]
