@@ -16,6 +16,7 @@ pub mod hub;
 pub mod manifests;
 pub mod state;
 pub mod store;
+pub mod web;
 
 use crate::config::{Command, Config};
 use crate::state::AppState;

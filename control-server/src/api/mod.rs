@@ -14,7 +14,6 @@ use crate::config::MAX_JSON_BYTES;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use content::model::{ContentItem, Layout};
@@ -25,7 +24,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The whole application, ready to serve; tests drive it without a socket too.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
             "/api/health",
             get(|| async { Json(json!({ "status": "ok" })) }),
@@ -46,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::civic::sensorthings::routes())
         .merge(crate::civic::transit::routes())
         .merge(crate::council::routes())
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.
         .merge(assets::routes())

@@ -176,30 +176,9 @@ impl FromRequestParts<AppState> for Staff {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let needs_csrf = kind == "cookie" && changes_state(&parts.method);
-        let hash = hash_token(&token);
-        let found = state
-            .db
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT u.id, u.username, u.role, u.language, s.csrf_token
-                       FROM sessions s JOIN users u ON u.id = s.user_id
-                      WHERE s.token_hash = ?1 AND s.kind = ?2 AND u.disabled = 0
-                        AND (s.expires_at IS NULL OR s.expires_at > ?3)",
-                    rusqlite::params![hash, kind, crate::db::now_text()],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, String>(4)?,
-                        ))
-                    },
-                )
-                .optional()?)
-            })
-            .await?;
-        let (id, username, role, language, csrf) = found.ok_or(ApiError::Unauthorized)?;
+        let (staff, csrf) = session(state, token, kind)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if needs_csrf
             && !csrf_sent
                 .as_deref()
@@ -207,12 +186,61 @@ impl FromRequestParts<AppState> for Staff {
         {
             return Err(ApiError::Forbidden("missing or wrong CSRF token".into()));
         }
-        Ok(Staff {
-            id,
-            username,
-            role: role.parse()?,
-            language,
+        Ok(staff)
+    }
+}
+
+/// The staff member behind a live session token of `kind` ("cookie" or "api"),
+/// with the session's CSRF token.
+async fn session(
+    state: &AppState,
+    token: String,
+    kind: &'static str,
+) -> Result<Option<(Staff, String)>, ApiError> {
+    let hash = hash_token(&token);
+    let found = state
+        .db
+        .call(move |c| {
+            Ok(c.query_row(
+                "SELECT u.id, u.username, u.role, u.language, s.csrf_token
+                   FROM sessions s JOIN users u ON u.id = s.user_id
+                  WHERE s.token_hash = ?1 AND s.kind = ?2 AND u.disabled = 0
+                    AND (s.expires_at IS NULL OR s.expires_at > ?3)",
+                rusqlite::params![hash, kind, crate::db::now_text()],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?)
         })
+        .await?;
+    let Some((id, username, role, language, csrf)) = found else {
+        return Ok(None);
+    };
+    let staff = Staff {
+        id,
+        username,
+        role: role.parse()?,
+        language,
+    };
+    Ok(Some((staff, csrf)))
+}
+
+/// The browser session a page request carries (its cookie), with the CSRF
+/// token the page hands its scripts; `None` when logged out or expired.
+pub async fn page_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<(Staff, String)>, ApiError> {
+    match cookie_in(headers, SESSION_COOKIE) {
+        Some(token) => session(state, token.to_owned(), "cookie").await,
+        None => Ok(None),
     }
 }
 

@@ -304,6 +304,8 @@ pub struct ArchiveEntry {
 struct ArchiveQuery {
     /// Words that must appear in a public agenda item's title or a public chapter's.
     q: Option<String>,
+    /// Only this recording (the recording page asks for its own).
+    recording: Option<i64>,
 }
 
 struct RecordingRow {
@@ -316,7 +318,7 @@ struct RecordingRow {
     recorded_at: String,
 }
 
-/// GET /api/council/archive?q=: ended public sessions with recordings, newest
+/// GET /api/council/archive?q=&recording=: ended public sessions with recordings, newest
 /// first. Closed items and chapters are never searched, so a search cannot
 /// reveal what a closed part was about.
 async fn list(
@@ -338,11 +340,11 @@ async fn list(
                 "SELECT r.id, r.meeting_id, r.playlist, r.mp4, r.poster, r.chapters, r.duration_s,
                         r.recorded_at
                    FROM council_recordings r JOIN council_meetings m ON m.id = r.meeting_id
-                  WHERE m.public = 1 AND m.state = 'ended'
+                  WHERE m.public = 1 AND m.state = 'ended' AND (?1 IS NULL OR r.id = ?1)
                   ORDER BY m.start DESC, r.recorded_at, r.id",
             )?;
             let rows = stmt
-                .query_map([], |r| {
+                .query_map([q.recording], |r| {
                     Ok(RecordingRow {
                         id: r.get(0)?,
                         meeting_id: r.get(1)?,
@@ -423,6 +425,19 @@ fn chapters_of(c: &Connection, recording: i64) -> Result<Vec<PublicChapter>, Api
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether recording `id` exists and belongs to a public, ended meeting (the
+/// only ones anybody outside may see).
+pub fn is_public(c: &Connection, id: i64) -> Result<bool, ApiError> {
+    Ok(c.query_row(
+        "SELECT 1 FROM council_recordings r JOIN council_meetings m ON m.id = r.meeting_id
+          WHERE r.id = ?1 AND m.public = 1 AND m.state = 'ended'",
+        [id],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
 }
 
 /// A recording of a public, ended meeting: (dir, mp4 name).

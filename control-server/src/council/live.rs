@@ -72,6 +72,11 @@ pub struct LiveState {
     /// True while a closed part runs: the stream shows the slate.
     pub closed: bool,
     pub speaker: Option<PublicSpeaker>,
+    /// The live meeting's agenda, closed items as the placeholder (in order,
+    /// so the page can show where the session stands).
+    pub agenda: Vec<PublicItem>,
+    /// Position of `item` in `agenda`.
+    pub item_index: Option<usize>,
     pub hls_url: Option<String>,
     /// The next scheduled public session when nothing is live.
     pub next: Option<PublicMeeting>,
@@ -91,6 +96,8 @@ pub fn state(c: &Connection, now: &str, hls_url: &str) -> Result<LiveState, ApiE
             item: None,
             closed: false,
             speaker: None,
+            agenda: Vec::new(),
+            item_index: None,
             hls_url: None,
             next: meetings::upcoming(c, now, 1)?
                 .first()
@@ -102,6 +109,32 @@ pub fn state(c: &Connection, now: &str, hls_url: &str) -> Result<LiveState, ApiE
         None => None,
     };
     let closed = is_closed(&m, item.as_ref());
+    let items = meetings::items_of(c, m.id)?;
+    let item_index = item
+        .as_ref()
+        .and_then(|cur| items.iter().position(|i| i.id == cur.id));
+    let agenda = if m.public {
+        items
+            .into_iter()
+            .map(|i| {
+                if i.public {
+                    PublicItem {
+                        number: i.number,
+                        title: i.title,
+                        public: true,
+                    }
+                } else {
+                    PublicItem {
+                        number: String::new(),
+                        title: CLOSED_TITLE.into(),
+                        public: false,
+                    }
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let public_item = if closed {
         Some(PublicItem {
             number: String::new(),
@@ -140,6 +173,8 @@ pub fn state(c: &Connection, now: &str, hls_url: &str) -> Result<LiveState, ApiE
         item: public_item,
         closed,
         speaker,
+        item_index: item_index.filter(|_| !agenda.is_empty()),
+        agenda,
         hls_url: Some(hls_url.to_owned()),
         next: None,
     })

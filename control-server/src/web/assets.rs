@@ -1,0 +1,100 @@
+//! `/static/{name}`: the pages' stylesheet and scripts, embedded in the binary so
+//! a page needs nothing from anywhere else and an update replaces them together.
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+/// (name, content type, bytes).
+const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "site.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/site.css"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/common.js"),
+    ),
+    (
+        "player.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/player.js"),
+    ),
+    (
+        "tv.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/tv.js"),
+    ),
+    (
+        "archive.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/archive.js"),
+    ),
+    (
+        "recording.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/recording.js"),
+    ),
+    (
+        "staff.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/staff.js"),
+    ),
+    (
+        "login.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/login.js"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/dashboard.js"),
+    ),
+];
+
+/// Entity tags by name, computed once: browsers revalidate cheaply after an update.
+fn etags() -> &'static Vec<String> {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        FILES
+            .iter()
+            .map(|(_, _, bytes)| format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..16]))
+            .collect()
+    })
+}
+
+pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    };
+    let (_, mime, bytes) = FILES[i];
+    let etag = &etags()[i];
+    let cache = [
+        (
+            header::ETAG,
+            HeaderValue::from_str(etag).expect("hex is ASCII"),
+        ),
+        // Short: a server update reaches open pages within minutes, and the
+        // entity tag keeps the revalidation to a 304.
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+        bytes,
+    )
+        .into_response()
+}

@@ -1,0 +1,97 @@
+//! The staff console's pages. Each needs a live browser session: without one
+//! the browser is sent to the login page, which sends it back afterwards. The
+//! session's CSRF token is rendered into the page for its scripts (they send it
+//! as `X-CSRF-Token` with every change, as the API demands of cookie sessions);
+//! the page is in the user's own language unless `?lang=` says otherwise.
+
+use super::i18n::Lang;
+use super::{Chrome, Page, PageQuery, render};
+use crate::auth::{Staff, page_session};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/konsole/anmelden", get(login))
+        .route("/konsole", get(dashboard))
+}
+
+fn see_other(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// The session, or the redirect to the login page that comes back to `uri`.
+async fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(Staff, String), Response> {
+    match page_session(s, headers).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => {
+            let back = uri.path();
+            Err(see_other(&format!("/konsole/anmelden?next={back}")))
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn staff_lang(q: &PageQuery, staff: &Staff, headers: &HeaderMap) -> Lang {
+    match q.lang.as_deref().and_then(Lang::parse) {
+        Some(l) => l,
+        None => Lang::parse(&staff.language).unwrap_or_else(|| Lang::pick(None, headers)),
+    }
+}
+
+async fn login(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Ok(Some(_)) = page_session(&s, &headers).await {
+        return see_other("/konsole");
+    }
+    let page = Page {
+        body: include_str!("../../web/pages/login.html"),
+        title: "{{t:login.title}} – {{t:console.name}}",
+        scripts: &["login.js"],
+        values: &[],
+        section: "login",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+async fn dashboard(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let (staff, csrf) = match signed_in(&s, &headers, &uri).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let values = [
+        ("user", staff.username.clone()),
+        ("role", staff.role.as_str().to_owned()),
+        ("csrf", csrf),
+    ];
+    let page = Page {
+        body: include_str!("../../web/pages/dashboard.html"),
+        title: "{{t:dashboard.title}} – {{t:console.name}}",
+        scripts: &["staff.js", "dashboard.js"],
+        values: &values,
+        section: "dashboard",
+        chrome: Chrome::Staff,
+    };
+    render(&page, staff_lang(&q, &staff, &headers))
+}

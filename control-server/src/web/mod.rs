@@ -1,0 +1,341 @@
+//! The web pages: the public council TV, archive and open-data pages (and,
+//! growing, the staff console).
+//!
+//! Decisions, written down here because every page follows them:
+//! - A page is a body template (`web/pages/*.html`) inside one layout. `{{t:key}}`
+//!   placeholders are filled from [`i18n`] and `{{v:name}}` from the handler's
+//!   values, both HTML-escaped, on the server: text is right without JavaScript
+//!   and in the chosen language from the first paint.
+//! - Data comes from the JSON API. The pages' scripts put it into the DOM with
+//!   `textContent` and attributes only, never `innerHTML`: that is the output
+//!   escaping for everything a script shows.
+//! - Every byte a page needs is embedded in this binary and served from
+//!   `/static/`: no CDN, no external font, no request leaving the server. The
+//!   Content Security Policy says so to the browser (`default-src 'self'`, no
+//!   inline script or style), and only the embed page may be framed.
+//! - Video plays through our own small HLS-over-MSE player (`static/player.js`,
+//!   fMP4 segments as the broadcaster writes them), falling back to the
+//!   browser's native HLS where Media Source Extensions are missing (older iOS).
+
+mod assets;
+mod console;
+pub mod i18n;
+
+use crate::council::archive;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use i18n::Lang;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/tv", get(tv))
+        .route("/archiv", get(archive_page))
+        .route("/archiv/{id}", get(recording))
+        .route("/embed/{id}", get(embed))
+        .route("/offene-daten", get(open_data))
+        .merge(console::routes())
+        .route("/static/{name}", get(assets::serve))
+}
+
+/// The strict policy of every page; the embed page differs only in who may frame it.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
+     font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+
+#[derive(Deserialize)]
+struct PageQuery {
+    lang: Option<String>,
+}
+
+/// One page: its body template, title key, scripts and values.
+struct Page<'a> {
+    body: &'static str,
+    title: &'a str,
+    scripts: &'a [&'a str],
+    values: &'a [(&'a str, String)],
+    /// Where the navigation marks "you are here".
+    section: &'a str,
+    chrome: Chrome,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Chrome {
+    Public,
+    /// The console's header; the page's values carry `user`, `role`, `csrf`.
+    Staff,
+    /// The embed page: no header, no footer, may be framed by any site.
+    Embedded,
+}
+
+fn render(page: &Page, lang: Lang) -> Response {
+    let body = fill(page.body, lang, page.values);
+    let title = fill(page.title, lang, page.values);
+    let scripts: String = page
+        .scripts
+        .iter()
+        .map(|s| format!("<script type=\"module\" src=\"/static/{s}\"></script>\n"))
+        .collect();
+    // Data for the scripts, not code: `<` escaped so the JSON cannot end the element.
+    let texts = i18n::script_texts(lang).to_string().replace('<', "\\u003c");
+    let embedded = page.chrome == Chrome::Embedded;
+    let chrome = |part: &str| {
+        if embedded {
+            String::new()
+        } else {
+            fill(part, lang, page.values).replace(
+                &format!("data-nav=\"{}\"", page.section),
+                &format!("data-nav=\"{}\" aria-current=\"page\"", page.section),
+            )
+        }
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/static/site.css\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
+         <script type=\"application/json\" id=\"texts\">{texts}</script>\n{scripts}</head>\n\
+         <body class=\"{class}\" data-section=\"{section}\">\n{header}<main id=\"inhalt\">\n{body}</main>\n{footer}</body>\n</html>\n",
+        lang = lang.code(),
+        class = if embedded { "embedded" } else { "page" },
+        section = escape(page.section),
+        header = chrome(if page.chrome == Chrome::Staff {
+            include_str!("../../web/pages/header-staff.html")
+        } else {
+            include_str!("../../web/pages/header.html")
+        }),
+        footer = chrome(include_str!("../../web/pages/footer.html")),
+    );
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    let h = response.headers_mut();
+    let csp = if embedded {
+        format!("{CSP}; frame-ancestors *")
+    } else {
+        format!("{CSP}; frame-ancestors 'none'")
+    };
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("the policy is ASCII"),
+    );
+    if !embedded {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    response
+}
+
+/// Fills `{{t:key}}` and `{{v:name}}`; an unknown key is left visible (and
+/// caught by `every_key_in_the_pages_is_translated`).
+fn fill(template: &str, lang: Lang, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let token = &rest[start + 2..start + len];
+        let filled = match token.split_once(':') {
+            Some(("t", key)) => i18n::text(lang, key).map(escape),
+            Some(("v", name)) => values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| escape(v)),
+            _ => None,
+        };
+        match filled {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// HTML text and attribute escaping.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn home(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
+    let page = Page {
+        body: include_str!("../../web/pages/home.html"),
+        title: "{{t:home.title}} – {{t:site.name}}",
+        scripts: &[],
+        values: &[],
+        section: "home",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+async fn tv(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
+    let page = Page {
+        body: include_str!("../../web/pages/tv.html"),
+        title: "{{t:tv.title}} – {{t:site.name}}",
+        scripts: &["tv.js"],
+        values: &[],
+        section: "tv",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+async fn archive_page(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
+    let page = Page {
+        body: include_str!("../../web/pages/archive.html"),
+        title: "{{t:archive.title}} – {{t:site.name}}",
+        scripts: &["archive.js"],
+        values: &[],
+        section: "archive",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+/// A recording exists and is public, or the page is a 404.
+async fn public_recording(s: &AppState, id: i64) -> Result<(), Response> {
+    match s.db.call(move |c| archive::is_public(c, id)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err((StatusCode::NOT_FOUND, "no such recording").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+async fn recording(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = public_recording(&s, id).await {
+        return r;
+    }
+    let page = Page {
+        body: include_str!("../../web/pages/recording.html"),
+        title: "{{t:recording.title}} – {{t:site.name}}",
+        scripts: &["recording.js"],
+        values: &[("id", id.to_string())],
+        section: "archive",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+async fn embed(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = public_recording(&s, id).await {
+        return r;
+    }
+    let page = Page {
+        body: include_str!("../../web/pages/embed.html"),
+        title: "{{t:recording.title}} – {{t:site.name}}",
+        scripts: &["recording.js"],
+        values: &[("id", id.to_string())],
+        section: "archive",
+        chrome: Chrome::Embedded,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+async fn open_data(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let licence = crate::api::open_data::licence(&s.config.open_data_licence);
+    let field = |k: &str| licence[k].as_str().unwrap_or_default().to_owned();
+    let values = [
+        ("licence_name", field("name")),
+        ("licence_url", field("url")),
+        ("licence_id", field("id")),
+    ];
+    let page = Page {
+        body: include_str!("../../web/pages/open-data.html"),
+        title: "{{t:opendata.title}} – {{t:site.name}}",
+        scripts: &[],
+        values: &values,
+        section: "opendata",
+        chrome: Chrome::Public,
+    };
+    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGES: &[(&str, &str)] = &[
+        ("header", include_str!("../../web/pages/header.html")),
+        ("footer", include_str!("../../web/pages/footer.html")),
+        ("home", include_str!("../../web/pages/home.html")),
+        ("tv", include_str!("../../web/pages/tv.html")),
+        ("archive", include_str!("../../web/pages/archive.html")),
+        ("recording", include_str!("../../web/pages/recording.html")),
+        ("embed", include_str!("../../web/pages/embed.html")),
+        ("open-data", include_str!("../../web/pages/open-data.html")),
+        (
+            "header-staff",
+            include_str!("../../web/pages/header-staff.html"),
+        ),
+        ("login", include_str!("../../web/pages/login.html")),
+        ("dashboard", include_str!("../../web/pages/dashboard.html")),
+    ];
+
+    #[test]
+    fn every_key_in_the_pages_is_translated() {
+        for (name, page) in PAGES {
+            for lang in [Lang::De, Lang::En] {
+                let filled = fill(page, lang, &[]);
+                let left: Vec<_> = filled
+                    .match_indices("{{t:")
+                    .map(|(i, _)| {
+                        &filled[i..filled[i..].find("}}").map_or(filled.len(), |e| i + e + 2)]
+                    })
+                    .collect();
+                assert!(left.is_empty(), "{name} ({lang:?}): untranslated {left:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_and_texts_are_escaped() {
+        let out = fill(
+            "<p title=\"{{v:x}}\">{{v:x}}</p>{{v:missing}}",
+            Lang::De,
+            &[("x", "\"><script>alert('x')</script>".into())],
+        );
+        assert_eq!(
+            out,
+            "<p title=\"&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\">&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</p>{{v:missing}}"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+// The dashboard: every display with its online state, last heartbeat, health,
+// what it plays and its latest screenshot; a fresh screenshot on request.
+// Refreshed every 10 s; offline displays stand out.
+import { el, formatDate, t } from './common.js';
+import { getJson, send } from './staff.js';
+
+const body = document.getElementById('displays');
+const groupSelect = document.getElementById('group');
+const summary = document.getElementById('summary');
+const status = document.getElementById('status');
+let itemNames = new Map();
+const shotVersion = new Map();
+
+function health(h) {
+  if (!h) return '–';
+  const parts = [];
+  if (h.cpu_temp_c !== undefined && h.cpu_temp_c !== null) parts.push(`${t('temperature')} ${h.cpu_temp_c.toFixed(0)} °C`);
+  parts.push(`${h.fps.toFixed(0)} ${t('fps')}`);
+  if (h.disk_total_bytes) parts.push(`${Math.round((100 * h.disk_free_bytes) / h.disk_total_bytes)} % ${t('disk_free')}`);
+  return el('ul', { class: 'plain' }, parts.map((p) => el('li', {}, p)), (h.problems || []).map((p) => el('li', { class: 'problem' }, p)));
+}
+
+function playing(h) {
+  const now = h?.now_playing ?? [];
+  if (!now.length) return t('nothing');
+  return el('ul', { class: 'plain' }, now.map((n) => el('li', {}, `${n.zone}: ${itemNames.get(n.item) ?? `#${n.item}`}`)));
+}
+
+function screenshotCell(d) {
+  const version = shotVersion.get(d.id) ?? 0;
+  const img = el('img', {
+    src: `/api/displays/${d.id}/screenshot?v=${version}`,
+    alt: `${t('screenshot_of')} ${d.name}`,
+    width: 192, height: 108, loading: 'lazy',
+  });
+  const note = el('span', { class: 'note' });
+  img.addEventListener('error', () => { img.hidden = true; note.textContent = t('no_screenshot'); }, { once: true });
+  const button = el('button', {
+    type: 'button', class: 'secondary',
+    'aria-label': `${t('refresh_screenshot')}: ${d.name}`,
+    disabled: !d.online,
+    onclick: async () => {
+      button.disabled = true;
+      note.textContent = t('requested');
+      try {
+        await send('POST', `/api/displays/${d.id}/screenshot`);
+        // The player answers within seconds; the next refresh shows it.
+        setTimeout(() => { shotVersion.set(d.id, Date.now()); refresh(); }, 3000);
+      } catch (e) {
+        note.textContent = e.message;
+        button.disabled = false;
+      }
+    },
+  }, t('refresh_screenshot'));
+  return el('td', { class: 'shot' }, img, note, button);
+}
+
+function row(d) {
+  const state = d.online ? t('online') : t('offline');
+  return el('tr', { class: d.online ? 'online' : 'offline', 'data-display': d.id },
+    el('th', { scope: 'row' }, el('span', { class: 'name' }, d.name),
+      el('span', { class: 'where' }, [d.location?.address, (d.groups || []).join(', ')].filter(Boolean).join(' · '))),
+    el('td', {}, el('span', { class: `state ${d.online ? 'on' : 'off'}` }, state),
+      el('span', { class: 'where' }, d.last_seen ? `${t('last_seen')} ${formatDate(d.last_seen)}` : t('never_seen'))),
+    el('td', {}, health(d.health)),
+    el('td', {}, playing(d.health)),
+    screenshotCell(d));
+}
+
+async function refresh() {
+  try {
+    const [displays, groups, items] = await Promise.all([
+      getJson('/api/displays'), getJson('/api/groups'), getJson('/api/items'),
+    ]);
+    itemNames = new Map(items.map((i) => [i.id, i.name]));
+    const chosen = groupSelect.value;
+    const names = groups.map((g) => g.name);
+    if ([...groupSelect.options].slice(1).map((o) => o.value).join('\n') !== names.join('\n')) {
+      groupSelect.replaceChildren(groupSelect.options[0], ...names.map((n) => el('option', { value: n }, n)));
+      groupSelect.value = names.includes(chosen) ? chosen : '';
+    }
+    const shown = displays.filter((d) => !groupSelect.value || (d.groups || []).includes(groupSelect.value));
+    // Offline first: what needs a technician is at the top.
+    shown.sort((a, b) => Number(a.online) - Number(b.online) || a.name.localeCompare(b.name));
+    body.replaceChildren(...shown.map(row));
+    summary.textContent = t('summary').replace('{online}', shown.filter((d) => d.online).length).replace('{total}', shown.length);
+    status.textContent = '';
+  } catch (e) {
+    status.textContent = `${t('load_failed')} (${e.message})`;
+  }
+}
+
+groupSelect.addEventListener('change', refresh);
+refresh();
+setInterval(refresh, 10000);
