@@ -392,9 +392,12 @@ function a11yViolations() {
         'background-color': s.backgroundColor,
       };
     };
-    const noTransitions = document.createElement('style');
-    noTransitions.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }';
-    (document.head || document.documentElement).appendChild(noTransitions);
+    // A constructed sheet, not a <style> element: pages under a strict Content
+    // Security Policy (ours: style-src 'self') refuse inline style elements, and
+    // the refusal would show up as a console error the tests look for.
+    const noTransitions = new CSSStyleSheet();
+    noTransitions.replaceSync('*, *::before, *::after { transition: none !important; animation: none !important; }');
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, noTransitions];
     try {
       for (const el of candidates) {
         if (document.activeElement && document.activeElement !== document.body) {
@@ -419,7 +422,7 @@ function a11yViolations() {
         }
       }
     } finally {
-      noTransitions.remove();
+      document.adoptedStyleSheets = document.adoptedStyleSheets.filter((sheet) => sheet !== noTransitions);
       if (document.activeElement && document.activeElement !== document.body) {
         document.activeElement.blur();
       }

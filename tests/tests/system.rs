@@ -25,6 +25,10 @@ mod lifecycle;
 mod pairing;
 #[path = "system/protocol.rs"]
 mod protocol;
+#[path = "system/web_console.rs"]
+mod web_console;
+#[path = "system/web_public.rs"]
+mod web_public;
 
 use serde_json::Value;
 use std::time::Duration;

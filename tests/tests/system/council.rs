@@ -25,13 +25,13 @@ use system_tests::{Api, BroadcasterProcess, ServerOptions, ServerProcess, eventu
 /// The wait for something the media pipeline has to produce or the
 /// broadcaster has to do on its own (start up, segments, finalizing, a
 /// reconnect after backoff), on a busy 2-core machine.
-const MEDIA: Duration = Duration::from_secs(30);
+pub(super) const MEDIA: Duration = Duration::from_secs(30);
 const CLOSED: &str = "Nichtöffentlicher Teil";
 /// The closed item's title: it must never reach a public answer.
-const SECRET: &str = "Grundstücksangelegenheiten";
+pub(super) const SECRET: &str = "Grundstücksangelegenheiten";
 
 /// A server whose broadcasters report their status every second.
-async fn start_server() -> (ServerProcess, Api) {
+pub(super) async fn start_server() -> (ServerProcess, Api) {
     let mut server = ServerProcess::start_with(ServerOptions {
         args: vec!["--council-status-interval-s".into(), "1".into()],
         env: Vec::new(),
@@ -43,7 +43,7 @@ async fn start_server() -> (ServerProcess, Api) {
 }
 
 /// `POST /api/council/broadcasters` (admin): the id and the token, shown once.
-async fn issue_token(api: &Api, name: &str) -> (i64, String) {
+pub(super) async fn issue_token(api: &Api, name: &str) -> (i64, String) {
     let v = api
         .expect(
             Method::POST,
@@ -67,7 +67,7 @@ fn live_dir(server: &ServerProcess) -> PathBuf {
 
 /// The broadcaster's config as the demo writes it: the server's WebSocket,
 /// the token, and the directories the server serves.
-fn config_for(server: &ServerProcess, token: &str) -> String {
+pub(super) fn config_for(server: &ServerProcess, token: &str) -> String {
     test_config(
         &format!("ws://{}/ws/broadcaster", server.addr()),
         token,
@@ -77,7 +77,7 @@ fn config_for(server: &ServerProcess, token: &str) -> String {
 }
 
 /// A public meeting starting now: two public items, then a closed one.
-async fn create_meeting(api: &Api) -> (i64, Vec<i64>) {
+pub(super) async fn create_meeting(api: &Api) -> (i64, Vec<i64>) {
     let meeting = json!({
         "title": "Sitzung des Rates der Stadt Kaarst",
         "body": "Rat der Stadt Kaarst",
@@ -108,7 +108,7 @@ async fn create_meeting(api: &Api) -> (i64, Vec<i64>) {
 }
 
 /// `POST /api/council/meetings/{id}/{command}` as the admin, insisting on 200.
-async fn command(api: &Api, meeting: i64, command: &str, body: Value) -> Value {
+pub(super) async fn command(api: &Api, meeting: i64, command: &str, body: Value) -> Value {
     api.expect(
         Method::POST,
         &format!("/api/council/meetings/{meeting}/{command}"),
@@ -129,7 +129,7 @@ async fn broadcaster_row(api: &Api, id: i64) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow!("broadcaster {id} not listed: {rows}"))
 }
 
-async fn wait_connected(api: &Api, id: i64) -> Value {
+pub(super) async fn wait_connected(api: &Api, id: i64) -> Value {
     eventually(
         MEDIA,
         "the broadcaster to be listed as connected",
@@ -143,7 +143,12 @@ async fn wait_connected(api: &Api, id: i64) -> Value {
 
 /// Waits until the status the broadcaster reported (stored by the server)
 /// satisfies `ok`; returns it.
-async fn wait_status(api: &Api, id: i64, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+pub(super) async fn wait_status(
+    api: &Api,
+    id: i64,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
     eventually(MEDIA, what, || async {
         let row = broadcaster_row(api, id).await?;
         let status = &row["status"];
@@ -161,7 +166,7 @@ async fn wait_status(api: &Api, id: i64, what: &str, ok: impl Fn(&Value) -> bool
 
 /// The first recording the archive lists for meeting `id`, once it is there
 /// (the broadcaster finalizes it after the stop and hands it over).
-async fn archived_recording(api: &Api, id: i64) -> Value {
+pub(super) async fn archived_recording(api: &Api, id: i64) -> Value {
     eventually(MEDIA, "the recording in the archive", || async {
         let (status, list) = api.get("/api/council/archive").await?;
         ensure!(status == StatusCode::OK, "archive: {status} {list}");
@@ -175,7 +180,7 @@ async fn archived_recording(api: &Api, id: i64) -> Value {
 }
 
 /// `GET /api/council/live`, public: no token.
-async fn live_state(api: &Api) -> Value {
+pub(super) async fn live_state(api: &Api) -> Value {
     let (status, _, body) = fetch(api, "/api/council/live", None).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     serde_json::from_slice(&body).expect("live state is JSON")

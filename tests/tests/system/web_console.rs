@@ -1,0 +1,208 @@
+//! The staff console in a real browser (Debian's headless Chromium) against the
+//! real control server: a page without a session sends the browser to the
+//! login, a wrong password is refused in words, the right one comes back to the
+//! dashboard; the dashboard lists every display with its state (the offline one
+//! first and marked), filters by group, and its "new screenshot" button reaches
+//! the (simulated) player over the WebSocket, with the session's CSRF token.
+//! Logging out ends the session. Pages pass the accessibility checker;
+//! screenshots land in `target/web-artifacts/`.
+
+use super::{T, online, provisioned_display, start};
+use content::protocol::ServerMessage;
+use reqwest::StatusCode;
+use serde_json::json;
+use system_tests::ADMIN_PASSWORD;
+use system_tests::api::display_json;
+use system_tests::browser::Browser;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
+    let (server, api) = start().await;
+    let base = server.base_url();
+    let (status, body) = api
+        .post("/api/groups", &json!({ "name": "innenstadt" }))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (square, token) = provisioned_display(&api, "Rathausplatz Kaarst").await;
+    let mut in_group = display_json("Rathausplatz Kaarst");
+    in_group["id"] = json!(square);
+    in_group["groups"] = json!(["innenstadt"]);
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/displays/{square}"),
+            Some(&in_group),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offline = api
+        .create_display(&display_json("Spielplatz Driesch"))
+        .await
+        .unwrap();
+    let (mut player, _) = online(&server, &token, square).await;
+    player.heartbeat(None).await.unwrap();
+
+    let browser = Browser::start().await.unwrap();
+    // No session: to the login, which remembers where we wanted to go.
+    browser.goto(&format!("{base}/konsole")).await.unwrap();
+    let url = browser.url().await.unwrap();
+    assert!(url.ends_with("/konsole/anmelden?next=/konsole"), "{url}");
+    browser.assert_accessible("login").await.unwrap();
+    browser.save_screenshot("login-desktop").await.unwrap();
+
+    browser
+        .find("#username")
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    browser
+        .find("#password")
+        .await
+        .unwrap()
+        .send_keys("wrong password")
+        .await
+        .unwrap();
+    browser
+        .find("#login button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = browser
+        .wait_until(
+            "document.getElementById('login-error').textContent",
+            T,
+            "the refusal",
+        )
+        .await
+        .unwrap();
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("wrong username or password"),
+        "{error}"
+    );
+    browser
+        .find("#password")
+        .await
+        .unwrap()
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find("#login button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "location.pathname === '/konsole' && document.querySelectorAll('#displays tr').length === 2",
+            T,
+            "the dashboard with both displays",
+        )
+        .await
+        .unwrap();
+
+    // The offline display comes first and stands out; the online one says so.
+    let rows = browser.find_all("#displays tr").await.unwrap();
+    assert_eq!(
+        rows[0].attr("data-display").await.unwrap(),
+        Some(offline.to_string())
+    );
+    assert_eq!(
+        rows[0].attr("class").await.unwrap().as_deref(),
+        Some("offline")
+    );
+    assert_eq!(
+        rows[1].attr("class").await.unwrap().as_deref(),
+        Some("online")
+    );
+    let summary = browser
+        .find("#summary")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(summary, "1 von 2 online");
+    browser.assert_accessible("dashboard").await.unwrap();
+    browser.save_screenshot("dashboard-desktop").await.unwrap();
+    browser.set_window_size(390, 844).await.unwrap();
+    browser.save_screenshot("dashboard-phone").await.unwrap();
+    browser
+        .assert_accessible("dashboard (phone)")
+        .await
+        .unwrap();
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // The group filter.
+    browser
+        .execute(
+            "const s = document.getElementById('group'); s.value = 'innenstadt'; \
+             s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            &format!(
+                "document.querySelectorAll('#displays tr').length === 1 \
+                 && document.querySelector('#displays tr').dataset.display === '{square}'"
+            ),
+            T,
+            "only the group's display",
+        )
+        .await
+        .unwrap();
+
+    // A fresh screenshot, asked for with one click, reaches the player.
+    browser
+        .find(&format!("tr[data-display='{square}'] td.shot button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    player
+        .wait_for(T, "the screenshot request", |m| {
+            matches!(m, ServerMessage::ScreenshotRequest { .. }).then_some(())
+        })
+        .await
+        .unwrap();
+
+    // Script errors and policy violations; failed loads the test caused on
+    // purpose (a wrong password, a display without a screenshot) are answered
+    // by the page itself.
+    let mut errors = browser.console_errors().await.unwrap();
+    errors.retain(|e| !e.contains("Failed to load resource"));
+    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+
+    // Logging out ends the session: the console sends us to the login again.
+    browser
+        .find("#logout")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "location.pathname === '/konsole/anmelden'",
+            T,
+            "the login page after logging out",
+        )
+        .await
+        .unwrap();
+    browser.goto(&format!("{base}/konsole")).await.unwrap();
+    let url = browser.url().await.unwrap();
+    assert!(url.contains("/konsole/anmelden"), "{url}");
+}
