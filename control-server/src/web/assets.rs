@@ -54,6 +54,26 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/dashboard.js"),
     ),
+    (
+        "alerts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/alerts.js"),
+    ),
+    (
+        "alerts.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/alerts.css"),
+    ),
+    (
+        "council-room.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/council-room.js"),
+    ),
+    (
+        "council-room.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/council-room.css"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

@@ -63,6 +63,7 @@ async fn login(
         body: include_str!("../../web/pages/login.html"),
         title: "{{t:login.title}} – {{t:console.name}}",
         scripts: &["login.js"],
+        styles: &[],
         values: &[],
         section: "login",
         chrome: Chrome::Public,
@@ -70,13 +71,25 @@ async fn login(
     render(&page, Lang::pick(q.lang.as_deref(), &headers))
 }
 
-async fn dashboard(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
+/// What a console page is, apart from who looks at it.
+pub(super) struct StaffPage {
+    pub body: &'static str,
+    pub title: &'static str,
+    /// Its own scripts (`staff.js` comes first on every console page).
+    pub scripts: &'static [&'static str],
+    pub styles: &'static [&'static str],
+    pub section: &'static str,
+}
+
+/// Renders `page` for the signed-in user, or redirects to the login.
+pub(super) async fn staff_page(
+    s: &AppState,
+    q: &PageQuery,
+    headers: &HeaderMap,
+    uri: &Uri,
+    page: &StaffPage,
 ) -> Response {
-    let (staff, csrf) = match signed_in(&s, &headers, &uri).await {
+    let (staff, csrf) = match signed_in(s, headers, uri).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -85,13 +98,33 @@ async fn dashboard(
         ("role", staff.role.as_str().to_owned()),
         ("csrf", csrf),
     ];
-    let page = Page {
-        body: include_str!("../../web/pages/dashboard.html"),
-        title: "{{t:dashboard.title}} – {{t:console.name}}",
-        scripts: &["staff.js", "dashboard.js"],
+    let scripts: Vec<&str> = std::iter::once("staff.js")
+        .chain(page.scripts.iter().copied())
+        .collect();
+    let rendered = Page {
+        body: page.body,
+        title: page.title,
+        scripts: &scripts,
+        styles: page.styles,
         values: &values,
-        section: "dashboard",
+        section: page.section,
         chrome: Chrome::Staff,
     };
-    render(&page, staff_lang(&q, &staff, &headers))
+    render(&rendered, staff_lang(q, &staff, headers))
+}
+
+async fn dashboard(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let page = StaffPage {
+        body: include_str!("../../web/pages/dashboard.html"),
+        title: "{{t:dashboard.title}} – {{t:console.name}}",
+        scripts: &["dashboard.js"],
+        styles: &[],
+        section: "dashboard",
+    };
+    staff_page(&s, &q, &headers, &uri, &page).await
 }

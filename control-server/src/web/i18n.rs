@@ -47,8 +47,7 @@ impl Lang {
 
 /// The text for `key`; `None` for an unknown key.
 pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
-    TEXTS
-        .iter()
+    all()
         .find(|(k, _, _)| *k == key)
         .map(|(_, de, en)| match lang {
             Lang::De => *de,
@@ -60,14 +59,21 @@ pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
 /// keys starting with `js.`, handed to the page as JSON.
 pub fn script_texts(lang: Lang) -> serde_json::Value {
     serde_json::Value::Object(
-        TEXTS
-            .iter()
+        all()
             .filter_map(|(k, _, _)| {
                 let short = k.strip_prefix("js.")?;
                 Some((short.to_owned(), text(lang, k)?.into()))
             })
             .collect(),
     )
+}
+
+/// Every table: the shared one and one per console area (each area's texts
+/// live beside its page's handler, so areas grow without touching each other).
+fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    [TEXTS, super::alerts::TEXTS, super::council_room::TEXTS]
+        .into_iter()
+        .flatten()
 }
 
 /// (key, German, English).
@@ -335,12 +341,12 @@ mod tests {
 
     #[test]
     fn keys_are_unique_and_every_text_is_there_in_both_languages() {
-        let mut keys: Vec<_> = TEXTS.iter().map(|t| t.0).collect();
+        let mut keys: Vec<_> = all().map(|t| t.0).collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n, "a key appears twice");
-        for (k, de, en) in TEXTS {
+        for (k, de, en) in all() {
             assert!(!de.is_empty() && !en.is_empty(), "{k}");
         }
     }

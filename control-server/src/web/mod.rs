@@ -17,8 +17,10 @@
 //!   fMP4 segments as the broadcaster writes them), falling back to the
 //!   browser's native HLS where Media Source Extensions are missing (older iOS).
 
+mod alerts;
 mod assets;
 mod console;
+mod council_room;
 pub mod i18n;
 
 use crate::council::archive;
@@ -40,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/embed/{id}", get(embed))
         .route("/offene-daten", get(open_data))
         .merge(console::routes())
+        .merge(alerts::routes())
+        .merge(council_room::routes())
         .route("/static/{name}", get(assets::serve))
 }
 
@@ -58,6 +62,8 @@ struct Page<'a> {
     body: &'static str,
     title: &'a str,
     scripts: &'a [&'a str],
+    /// Stylesheets beyond `site.css` (a console area's own).
+    styles: &'a [&'a str],
     values: &'a [(&'a str, String)],
     /// Where the navigation marks "you are here".
     section: &'a str,
@@ -80,6 +86,11 @@ fn render(page: &Page, lang: Lang) -> Response {
         .scripts
         .iter()
         .map(|s| format!("<script type=\"module\" src=\"/static/{s}\"></script>\n"))
+        .chain(
+            page.styles
+                .iter()
+                .map(|s| format!("<link rel=\"stylesheet\" href=\"/static/{s}\">\n")),
+        )
         .collect();
     // Data for the scripts, not code: `<` escaped so the JSON cannot end the element.
     let texts = i18n::script_texts(lang).to_string().replace('<', "\\u003c");
@@ -186,6 +197,7 @@ async fn home(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
         body: include_str!("../../web/pages/home.html"),
         title: "{{t:home.title}} – {{t:site.name}}",
         scripts: &[],
+        styles: &[],
         values: &[],
         section: "home",
         chrome: Chrome::Public,
@@ -198,6 +210,7 @@ async fn tv(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
         body: include_str!("../../web/pages/tv.html"),
         title: "{{t:tv.title}} – {{t:site.name}}",
         scripts: &["tv.js"],
+        styles: &[],
         values: &[],
         section: "tv",
         chrome: Chrome::Public,
@@ -210,6 +223,7 @@ async fn archive_page(Query(q): Query<PageQuery>, headers: HeaderMap) -> Respons
         body: include_str!("../../web/pages/archive.html"),
         title: "{{t:archive.title}} – {{t:site.name}}",
         scripts: &["archive.js"],
+        styles: &[],
         values: &[],
         section: "archive",
         chrome: Chrome::Public,
@@ -239,6 +253,7 @@ async fn recording(
         body: include_str!("../../web/pages/recording.html"),
         title: "{{t:recording.title}} – {{t:site.name}}",
         scripts: &["recording.js"],
+        styles: &[],
         values: &[("id", id.to_string())],
         section: "archive",
         chrome: Chrome::Public,
@@ -259,6 +274,7 @@ async fn embed(
         body: include_str!("../../web/pages/embed.html"),
         title: "{{t:recording.title}} – {{t:site.name}}",
         scripts: &["recording.js"],
+        styles: &[],
         values: &[("id", id.to_string())],
         section: "archive",
         chrome: Chrome::Embedded,
@@ -282,6 +298,7 @@ async fn open_data(
         body: include_str!("../../web/pages/open-data.html"),
         title: "{{t:opendata.title}} – {{t:site.name}}",
         scripts: &[],
+        styles: &[],
         values: &values,
         section: "opendata",
         chrome: Chrome::Public,
@@ -308,6 +325,11 @@ mod tests {
         ),
         ("login", include_str!("../../web/pages/login.html")),
         ("dashboard", include_str!("../../web/pages/dashboard.html")),
+        ("alerts", include_str!("../../web/pages/alerts.html")),
+        (
+            "council-room",
+            include_str!("../../web/pages/council-room.html"),
+        ),
     ];
 
     #[test]

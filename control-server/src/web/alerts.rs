@@ -1,0 +1,33 @@
+//! The console's alerts page (`/konsole/warnungen`).
+
+use super::PageQuery;
+use super::console::{StaffPage, staff_page};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use axum::routing::get;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/konsole/warnungen", get(page))
+}
+
+async fn page(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let page = StaffPage {
+        body: include_str!("../../web/pages/alerts.html"),
+        title: "{{t:alerts.title}} – {{t:console.name}}",
+        scripts: &["alerts.js"],
+        styles: &["alerts.css"],
+        section: "alerts",
+    };
+    staff_page(&s, &q, &headers, &uri, &page).await
+}
+
+/// (key, German, English), see [`super::i18n`].
+pub const TEXTS: &[(&str, &str, &str)] = &[("alerts.title", "Warnungen", "Alerts")];
