@@ -27,6 +27,8 @@ mod pairing;
 mod protocol;
 #[path = "system/web_console.rs"]
 mod web_console;
+#[path = "system/web_council_room.rs"]
+mod web_council_room;
 #[path = "system/web_public.rs"]
 mod web_public;
 
