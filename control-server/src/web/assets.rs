@@ -74,6 +74,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../web/static/council-room.css"),
     ),
+    (
+        "feed-health.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/feed-health.js"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

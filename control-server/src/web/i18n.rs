@@ -71,9 +71,14 @@ pub fn script_texts(lang: Lang) -> serde_json::Value {
 /// Every table: the shared one and one per console area (each area's texts
 /// live beside its page's handler, so areas grow without touching each other).
 fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    [TEXTS, super::alerts::TEXTS, super::council_room::TEXTS]
-        .into_iter()
-        .flatten()
+    [
+        TEXTS,
+        super::alerts::TEXTS,
+        super::council_room::TEXTS,
+        super::feed_health::TEXTS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// (key, German, English).

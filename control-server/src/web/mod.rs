@@ -21,6 +21,7 @@ mod alerts;
 mod assets;
 mod console;
 mod council_room;
+mod feed_health;
 pub mod i18n;
 
 use crate::council::archive;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(alerts::routes())
         .merge(council_room::routes())
+        .merge(feed_health::routes())
         .route("/static/{name}", get(assets::serve))
 }
 

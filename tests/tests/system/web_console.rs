@@ -4,7 +4,8 @@
 //! dashboard; the dashboard lists every display with its state (the offline one
 //! first and marked), filters by group, and its "new screenshot" button reaches
 //! the (simulated) player over the WebSocket, with the session's CSRF token.
-//! Logging out ends the session. Pages pass the accessibility checker;
+//! The feed-health page shows a failing source with its reason. Logging out
+//! ends the session. Pages pass the accessibility checker;
 //! screenshots land in `target/web-artifacts/`.
 
 use super::{T, online, provisioned_display, start};
@@ -176,6 +177,39 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
         .wait_for(T, "the screenshot request", |m| {
             matches!(m, ServerMessage::ScreenshotRequest { .. }).then_some(())
         })
+        .await
+        .unwrap();
+
+    // Feed health: a refused GTFS upload makes the "gtfs" source fail, and the
+    // page says so with the reason.
+    let (status, body) = api.post("/api/transit/gtfs", &json!({})).await.unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    browser
+        .goto(&format!("{base}/konsole/quellen"))
+        .await
+        .unwrap();
+    let row = browser
+        .wait_until(
+            "document.querySelector('#feeds tr[data-feed=\"gtfs\"].offline')?.textContent",
+            T,
+            "the failing GTFS feed",
+        )
+        .await
+        .unwrap();
+    assert!(row.as_str().unwrap().contains("gestört"), "{row}");
+    assert_eq!(
+        browser
+            .find("#summary")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "1 von 1 gestört"
+    );
+    browser.assert_accessible("feed health").await.unwrap();
+    browser
+        .save_screenshot("feed-health-desktop")
         .await
         .unwrap();
 
