@@ -76,6 +76,15 @@ pub const OPERATIONS: &[Operation] = &[
         None,
     ),
     (
+        "put",
+        "/api/me",
+        "auth",
+        "viewer",
+        "Change one's own console language ({\"language\": \"de\"|\"en\"})",
+        None,
+        None,
+    ),
+    (
         "get",
         "/api/tokens",
         "auth",

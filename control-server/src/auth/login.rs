@@ -33,7 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
-        .route("/api/me", get(me))
+        .route("/api/me", get(me).put(update_me))
 }
 
 /// The peer address from axum's `ConnectInfo`, when the server was started with it.
@@ -253,6 +253,42 @@ async fn logout(
 
 async fn me(staff: Staff) -> Json<Staff> {
     Json(staff)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeUpdate {
+    language: String,
+}
+
+/// PUT /api/me: what every user may change of their own account (the console's
+/// language); the rest is the admin's (`PUT /api/users/{id}`). Audited.
+async fn update_me(
+    staff: Staff,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<MeUpdate>,
+) -> ApiResult<Json<Staff>> {
+    super::users::check_language(&req.language)?;
+    let (id, actor, language) = (staff.id, staff.username.clone(), req.language.clone());
+    s.db.transaction(move |tx| {
+        tx.execute(
+            "UPDATE users SET language = ?2 WHERE id = ?1",
+            rusqlite::params![id, language],
+        )?;
+        crate::audit::record(
+            tx,
+            &actor,
+            "user.language",
+            &format!("user {actor}"),
+            json!({ "language": language }),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(Json(Staff {
+        language: req.language,
+        ..staff
+    }))
 }
 
 #[cfg(test)]

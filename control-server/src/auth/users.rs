@@ -72,7 +72,7 @@ pub fn normalize_username(raw: &str) -> Result<String, ApiError> {
     Ok(name)
 }
 
-fn check_language(language: &str) -> Result<(), ApiError> {
+pub(super) fn check_language(language: &str) -> Result<(), ApiError> {
     if LANGUAGES.contains(&language) {
         Ok(())
     } else {

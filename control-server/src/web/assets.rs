@@ -79,6 +79,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/feed-health.js"),
     ),
+    (
+        "users.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/users.js"),
+    ),
+    (
+        "audit.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/audit.js"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

@@ -76,6 +76,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         super::alerts::TEXTS,
         super::council_room::TEXTS,
         super::feed_health::TEXTS,
+        super::admin::TEXTS,
     ]
     .into_iter()
     .flatten()

@@ -17,6 +17,7 @@
 //!   fMP4 segments as the broadcaster writes them), falling back to the
 //!   browser's native HLS where Media Source Extensions are missing (older iOS).
 
+mod admin;
 mod alerts;
 mod assets;
 mod console;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .merge(alerts::routes())
         .merge(council_room::routes())
         .merge(feed_health::routes())
+        .merge(admin::routes())
         .route("/static/{name}", get(assets::serve))
 }
 

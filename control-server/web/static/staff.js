@@ -26,3 +26,13 @@ export { getJson };
 document.getElementById('logout')?.addEventListener('click', async () => {
   try { await send('POST', '/api/auth/logout'); } finally { location.assign('/konsole/anmelden'); }
 });
+
+// The console's language is the user's own setting: switching stores it.
+document.getElementById('console-lang')?.addEventListener('click', async (event) => {
+  try {
+    await send('PUT', '/api/me', { language: event.currentTarget.dataset.lang });
+    location.reload();
+  } catch (e) {
+    document.getElementById('status')?.replaceChildren(e.message);
+  }
+});

@@ -240,3 +240,196 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     let url = browser.url().await.unwrap();
     assert!(url.contains("/konsole/anmelden"), "{url}");
 }
+
+/// Logs in through the login page as `user`; waits for the dashboard.
+async fn log_in(browser: &Browser, base: &str, user: &str, password: &str) {
+    browser
+        .goto(&format!("{base}/konsole/anmelden"))
+        .await
+        .unwrap();
+    browser
+        .find("#username")
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    browser
+        .find("#password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    browser
+        .find("#login button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until("location.pathname === '/konsole'", T, "the dashboard")
+        .await
+        .unwrap();
+}
+
+/// The admin creates an account in the users page and changes its role; the
+/// audit log shows both. The new editor switches the console to English (their
+/// own setting, kept for the next login) and is refused the admin's pages in
+/// words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_manages_accounts_and_each_user_keeps_their_language() {
+    let (server, _api) = start().await;
+    let base = server.base_url();
+    let browser = Browser::start().await.unwrap();
+    log_in(&browser, &base, "admin", ADMIN_PASSWORD).await;
+
+    browser
+        .goto(&format!("{base}/konsole/benutzer"))
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.querySelector('#users tr[data-user=\"admin\"]')",
+            T,
+            "the accounts",
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#new-username")
+        .await
+        .unwrap()
+        .send_keys("redaktion")
+        .await
+        .unwrap();
+    browser
+        .find("#new-password")
+        .await
+        .unwrap()
+        .send_keys("ein-langes-passwort")
+        .await
+        .unwrap();
+    browser
+        .execute(
+            "document.getElementById('new-role').value = 'viewer';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#new-user button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.querySelector('#users tr[data-user=\"redaktion\"] select')?.value === 'viewer'",
+            T,
+            "the new account listed",
+        )
+        .await
+        .unwrap();
+    // Promoted to editor in place.
+    browser
+        .execute(
+            "const s = document.querySelector('#users tr[data-user=\"redaktion\"] select'); \
+             s.value = 'editor'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.getElementById('done').textContent === 'Gespeichert.'",
+            T,
+            "the role saved",
+        )
+        .await
+        .unwrap();
+    browser.assert_accessible("users").await.unwrap();
+    browser.save_screenshot("users-desktop").await.unwrap();
+
+    browser
+        .goto(&format!("{base}/konsole/protokoll"))
+        .await
+        .unwrap();
+    let log = browser
+        .wait_until(
+            "document.getElementById('entries').textContent.includes('user.update') \
+             && document.getElementById('entries').textContent",
+            T,
+            "the changes in the audit log",
+        )
+        .await
+        .unwrap();
+    assert!(log.as_str().unwrap().contains("user.create"), "{log}");
+    browser.assert_accessible("audit log").await.unwrap();
+    browser.save_screenshot("audit-desktop").await.unwrap();
+    browser
+        .find("#logout")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until("location.pathname === '/konsole/anmelden'", T, "logged out")
+        .await
+        .unwrap();
+
+    // The editor chooses English; it sticks to the account.
+    log_in(&browser, &base, "redaktion", "ein-langes-passwort").await;
+    browser
+        .find("#console-lang")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.documentElement.lang === 'en' && document.querySelector('h1').textContent === 'Displays at a glance'",
+            T,
+            "the console in English",
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#logout")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until("location.pathname === '/konsole/anmelden'", T, "logged out")
+        .await
+        .unwrap();
+    log_in(&browser, &base, "redaktion", "ein-langes-passwort").await;
+    assert_eq!(
+        browser.find("h1").await.unwrap().text().await.unwrap(),
+        "Displays at a glance"
+    );
+    // Not an admin: the users page says why in words.
+    browser
+        .goto(&format!("{base}/konsole/benutzer"))
+        .await
+        .unwrap();
+    let refusal = browser
+        .wait_until(
+            "document.getElementById('status').textContent",
+            T,
+            "the refusal",
+        )
+        .await
+        .unwrap();
+    assert!(refusal.as_str().unwrap().contains("admin"), "{refusal}");
+
+    let mut errors = browser.console_errors().await.unwrap();
+    errors.retain(|e| !e.contains("Failed to load resource"));
+    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+}
