@@ -120,6 +120,10 @@ pub struct Config {
         global = true
     )]
     pub open_data_licence: String,
+    /// The player binary that renders previews (`player --headless
+    /// --screenshot`); default: `player` beside this binary.
+    #[arg(long, env = "CONTROL_PLAYER_BIN", global = true)]
+    pub player_bin: Option<PathBuf>,
 }
 
 impl Config {
@@ -155,6 +159,7 @@ impl Config {
             feed_timeout_ms: 15_000,
             alert_expiry_ms: 30_000,
             open_data_licence: "dl-de/by-2-0".into(),
+            player_bin: None,
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 429: slow down; retry after the given seconds.
     #[error("too many attempts; try again in {0} s")]
     TooManyRequests(u64),
+    /// 503: a service this needs is not there (the player binary for previews).
+    #[error("{0}")]
+    Unavailable(String),
     /// 507: the disk is full; nothing was stored.
     #[error("the server's disk is full; nothing was stored")]
     DiskFull,
@@ -64,6 +67,7 @@ impl ApiError {
             }
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::DiskFull => (StatusCode::INSUFFICIENT_STORAGE, "disk_full"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

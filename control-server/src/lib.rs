@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod manifests;
+pub mod preview;
 pub mod state;
 pub mod store;
 pub mod web;

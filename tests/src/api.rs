@@ -123,6 +123,25 @@ impl Api {
         self.call(Method::GET, path, None).await
     }
 
+    /// `GET path`'s body as bytes (images), insisting on 200.
+    pub async fn raw_get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "GET {path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(body.to_vec())
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
         self.call(Method::POST, path, Some(body)).await
     }

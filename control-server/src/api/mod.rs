@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::routes::<Layout>("/api/layouts"))
         .merge(resources::routes::<Schedule>("/api/schedules"))
         .merge(displays::routes())
+        .merge(crate::preview::routes())
         .merge(groups::routes())
         .merge(alerts::routes())
         .merge(player::routes())

@@ -89,6 +89,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/audit.js"),
     ),
+    (
+        "display-preview.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/display-preview.js"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

@@ -77,6 +77,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         super::council_room::TEXTS,
         super::feed_health::TEXTS,
         super::admin::TEXTS,
+        super::display_preview::TEXTS,
     ]
     .into_iter()
     .flatten()

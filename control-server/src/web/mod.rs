@@ -22,6 +22,7 @@ mod alerts;
 mod assets;
 mod console;
 mod council_room;
+mod display_preview;
 mod feed_health;
 pub mod i18n;
 
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(council_room::routes())
         .merge(feed_health::routes())
         .merge(admin::routes())
+        .merge(display_preview::routes())
         .route("/static/{name}", get(assets::serve))
 }
 

@@ -433,3 +433,83 @@ async fn the_admin_manages_accounts_and_each_user_keeps_their_language() {
     errors.retain(|e| !e.contains("Failed to load resource"));
     assert!(errors.is_empty(), "browser console errors: {errors:#?}");
 }
+
+/// The preview page shows what a display plays at a chosen time as the
+/// player itself draws it: the server runs the real player binary headless
+/// (Mesa's software Vulkan), and the announcement's dark-on-light card is there
+/// in the pixels at the display's resolution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_shows_a_display_as_the_player_draws_it() {
+    let (server, api) = start().await;
+    let base = server.base_url();
+    let item = api
+        .create_announcement("Markt", "Wochenmarkt", "Donnerstag auf dem Rathausplatz")
+        .await
+        .unwrap();
+    api.create_schedule("Alle", json!([{ "kind": "all" }]), &[item])
+        .await
+        .unwrap();
+    let (display, _) = provisioned_display(&api, "Rathausplatz Kaarst").await;
+
+    let browser = Browser::start().await.unwrap();
+    log_in(&browser, &base, "admin", ADMIN_PASSWORD).await;
+    browser
+        .goto(&format!("{base}/konsole/vorschau"))
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            &format!("document.querySelector('#display option[value=\"{display}\"]')"),
+            T,
+            "the display to choose",
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#preview-form button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Real rendering takes a moment on a software renderer.
+    let size = browser
+        .wait_until(
+            "(() => { const i = document.getElementById('preview'); \
+              return i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()",
+            std::time::Duration::from_secs(90),
+            "the rendered preview",
+        )
+        .await
+        .unwrap();
+    assert_eq!(size, json!([1920, 1080]));
+    let caption = browser
+        .find("#caption")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(caption.contains("Rathausplatz Kaarst"), "{caption}");
+    browser.assert_accessible("preview").await.unwrap();
+    browser.save_screenshot("preview-desktop").await.unwrap();
+
+    // The same pixels straight from the API: not one flat colour (a black or
+    // blank frame would be).
+    let png = api
+        .raw_get(&format!("/api/displays/{display}/preview.png"))
+        .await
+        .unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (1920, 1080));
+    let first = *image.get_pixel(0, 0);
+    let differing = image.pixels().filter(|p| **p != first).count();
+    assert!(
+        differing > 10_000,
+        "a nearly uniform frame: {differing} pixels differ"
+    );
+
+    let mut errors = browser.console_errors().await.unwrap();
+    errors.retain(|e| !e.contains("Failed to load resource"));
+    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+}
