@@ -25,6 +25,8 @@ mod lifecycle;
 mod pairing;
 #[path = "system/protocol.rs"]
 mod protocol;
+#[path = "system/web_alerts.rs"]
+mod web_alerts;
 #[path = "system/web_console.rs"]
 mod web_console;
 #[path = "system/web_council_room.rs"]

@@ -94,6 +94,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/display-preview.js"),
     ),
+    (
+        "library.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/library.js"),
+    ),
+    (
+        "library.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/library.css"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

@@ -78,6 +78,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         super::feed_health::TEXTS,
         super::admin::TEXTS,
         super::display_preview::TEXTS,
+        super::library::TEXTS,
     ]
     .into_iter()
     .flatten()

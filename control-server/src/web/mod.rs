@@ -25,6 +25,7 @@ mod council_room;
 mod display_preview;
 mod feed_health;
 pub mod i18n;
+mod library;
 
 use crate::council::archive;
 use crate::state::AppState;
@@ -50,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(feed_health::routes())
         .merge(admin::routes())
         .merge(display_preview::routes())
+        .merge(library::routes())
         .route("/static/{name}", get(assets::serve))
 }
 

@@ -513,3 +513,164 @@ async fn the_preview_shows_a_display_as_the_player_draws_it() {
     errors.retain(|e| !e.contains("Failed to load resource"));
     assert!(errors.is_empty(), "browser console errors: {errors:#?}");
 }
+
+/// The content library: a picture uploaded through the file picker shows its
+/// progress and then its thumbnail, a file that only claims to be a picture is
+/// refused in words, and an announcement written in the form (its card preview
+/// following the typing) is saved with its tags and end date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_upload_pictures_and_write_an_announcement() {
+    let (server, api) = start().await;
+    let base = server.base_url();
+    let files = tempfile::tempdir().unwrap();
+    let picture = files.path().join("marktplatz.png");
+    image::RgbImage::from_fn(320, 180, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    })
+    .save(&picture)
+    .unwrap();
+    let fake = files.path().join("kaputt.png");
+    std::fs::write(&fake, b"\x89PNG\r\n\x1a\nthis is not a picture").unwrap();
+
+    let browser = Browser::start().await.unwrap();
+    log_in(&browser, &base, "admin", ADMIN_PASSWORD).await;
+    browser
+        .goto(&format!("{base}/konsole/inhalte"))
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.getElementById('items').children.length > 0",
+            T,
+            "the library",
+        )
+        .await
+        .unwrap();
+    let input = browser.find("#files").await.unwrap();
+    input.send_keys(picture.to_str().unwrap()).await.unwrap();
+    browser
+        .wait_until(
+            "document.querySelector('#uploads li[data-file=\"marktplatz.png\"] progress')?.value === 100 \
+             && [...document.querySelectorAll('#assets img')].some(i => i.complete && i.naturalWidth > 0)",
+            T,
+            "the upload done and its thumbnail shown",
+        )
+        .await
+        .unwrap();
+    input.send_keys(fake.to_str().unwrap()).await.unwrap();
+    let refused = browser
+        .wait_until(
+            "document.querySelector('#uploads li[data-file=\"kaputt.png\"] .problem')?.textContent",
+            T,
+            "the refusal of the broken file",
+        )
+        .await
+        .unwrap();
+    assert!(
+        refused.as_str().unwrap().starts_with("abgelehnt: "),
+        "{refused}"
+    );
+
+    browser
+        .find("#a-name")
+        .await
+        .unwrap()
+        .send_keys("Markt Donnerstag")
+        .await
+        .unwrap();
+    browser
+        .find("#a-title")
+        .await
+        .unwrap()
+        .send_keys("Wochenmarkt")
+        .await
+        .unwrap();
+    browser
+        .find("#a-body")
+        .await
+        .unwrap()
+        .send_keys("Donnerstags von 8 bis 13 Uhr auf dem Rathausplatz")
+        .await
+        .unwrap();
+    assert_eq!(
+        browser
+            .find("#card-title")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Wochenmarkt"
+    );
+    browser
+        .find("#a-tags")
+        .await
+        .unwrap()
+        .send_keys("markt, innenstadt")
+        .await
+        .unwrap();
+    browser
+        .execute(
+            "const f = document.getElementById('a-until'); f.value = '2030-12-31T18:00'; \
+             const s = document.getElementById('a-image'); s.value = s.options[1].value; \
+             s.form.dispatchEvent(new Event('input'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.assert_accessible("library").await.unwrap();
+    browser.save_screenshot("library-desktop").await.unwrap();
+    browser
+        .find("#announcement button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "[...document.querySelectorAll('#items th')].some(th => th.textContent === 'Markt Donnerstag')",
+            T,
+            "the announcement listed",
+        )
+        .await
+        .unwrap();
+    let (_, items) = api.get("/api/items").await.unwrap();
+    let saved = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Markt Donnerstag")
+        .cloned()
+        .unwrap();
+    assert_eq!(saved["tags"], json!(["markt", "innenstadt"]));
+    assert_eq!(saved["content"]["title"], "Wochenmarkt");
+    assert!(saved["content"]["image"]["sha256"].is_string(), "{saved}");
+    assert!(
+        saved["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-12-31"),
+        "{saved}"
+    );
+    // The tag filter.
+    browser
+        .execute(
+            "const s = document.getElementById('tag'); s.value = 'markt'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.querySelectorAll('#items tr').length === 1",
+            T,
+            "only the tagged item",
+        )
+        .await
+        .unwrap();
+
+    let mut errors = browser.console_errors().await.unwrap();
+    errors.retain(|e| !e.contains("Failed to load resource"));
+    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+}
