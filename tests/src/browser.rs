@@ -363,6 +363,25 @@ impl Browser {
         Ok(path)
     }
 
+    /// Fails naming every resource the current page loaded from anywhere but
+    /// its own origin (`blob:` and `data:` URLs are the page's own): the pages
+    /// must work without a request leaving the server (no CDN, no web font).
+    pub async fn assert_self_contained(&self, page_name: &str) -> Result<()> {
+        let foreign = self
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name)\
+                   .filter(u => !u.startsWith(location.origin + '/') && !u.startsWith('blob:') \
+                     && !u.startsWith('data:'));",
+                vec![],
+            )
+            .await?;
+        let list = foreign.as_array().cloned().unwrap_or_default();
+        if !list.is_empty() {
+            bail!("{page_name} loaded from elsewhere: {foreign}");
+        }
+        Ok(())
+    }
+
     /// The browser console's SEVERE entries (uncaught exceptions,
     /// `console.error`, failed loads, CSP violations) since the last call:
     /// chromedriver hands each entry out once.

@@ -135,6 +135,7 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
         .unwrap();
     assert_eq!(summary, "1 von 2 online");
     browser.assert_accessible("dashboard").await.unwrap();
+    browser.assert_self_contained("dashboard").await.unwrap();
     browser.save_screenshot("dashboard-desktop").await.unwrap();
     browser.set_window_size(390, 844).await.unwrap();
     browser.save_screenshot("dashboard-phone").await.unwrap();
@@ -492,6 +493,7 @@ async fn the_preview_shows_a_display_as_the_player_draws_it() {
         .unwrap();
     assert!(caption.contains("Rathausplatz Kaarst"), "{caption}");
     browser.assert_accessible("preview").await.unwrap();
+    browser.assert_self_contained("preview").await.unwrap();
     browser.save_screenshot("preview-desktop").await.unwrap();
 
     // The same pixels straight from the API: not one flat colour (a black or
@@ -619,6 +621,7 @@ async fn staff_upload_pictures_and_write_an_announcement() {
         .await
         .unwrap();
     browser.assert_accessible("library").await.unwrap();
+    browser.assert_self_contained("library").await.unwrap();
     browser.save_screenshot("library-desktop").await.unwrap();
     browser
         .find("#announcement button")

@@ -4,7 +4,7 @@
 //! advances) with the right agenda item beside it, the closed item's title never
 //! reaches the page; after the session the archive finds it by an agenda item,
 //! and its page opens at a chapter and plays from there. Every page passes the
-//! accessibility checker; screenshots at desktop and phone widths are saved
+//! accessibility checker and loads nothing from elsewhere; screenshots at desktop and phone widths are saved
 //! under `target/web-artifacts/`.
 
 use super::council::{
@@ -18,6 +18,7 @@ use system_tests::browser::Browser;
 
 /// Checks the page, saves it at desktop and at phone width.
 async fn check_page(browser: &Browser, name: &str) {
+    browser.assert_self_contained(name).await.unwrap();
     browser.assert_accessible(name).await.unwrap();
     browser.set_window_size(1280, 900).await.unwrap();
     browser
