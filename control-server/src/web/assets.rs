@@ -104,6 +104,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../web/static/library.css"),
     ),
+    (
+        "schedule-editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/schedule-editor.js"),
+    ),
+    (
+        "schedule-editor.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/schedule-editor.css"),
+    ),
 ];
 
 /// Entity tags by name, computed once: browsers revalidate cheaply after an update.

@@ -79,6 +79,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         super::admin::TEXTS,
         super::display_preview::TEXTS,
         super::library::TEXTS,
+        super::schedule_editor::TEXTS,
     ]
     .into_iter()
     .flatten()

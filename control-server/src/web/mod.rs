@@ -26,6 +26,7 @@ mod display_preview;
 mod feed_health;
 pub mod i18n;
 mod library;
+mod schedule_editor;
 
 use crate::council::archive;
 use crate::state::AppState;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(display_preview::routes())
         .merge(library::routes())
+        .merge(schedule_editor::routes())
         .route("/static/{name}", get(assets::serve))
 }
 
