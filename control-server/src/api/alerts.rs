@@ -1,8 +1,8 @@
 //! Manual alerts from staff, and the delivery of every alert to the displays
 //! inside its area.
 //!
-//! A publisher composes an alert; a second publisher approves it, and only then
-//! is it sent. In an emergency the author may bypass approval by giving a
+//! An editor or publisher composes an alert; a publisher other than the author
+//! approves it, and only then is it sent. In an emergency the author may bypass approval by giving a
 //! reason, which the audit log records. `Test` alerts are stored but never sent
 //! to screens; `Exercise` alerts are sent and shown marked as a drill.
 //!
@@ -239,7 +239,11 @@ async fn create(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<NewAlert>,
 ) -> ApiResult<(StatusCode, Json<AlertRecord>)> {
-    staff.require(Role::Publisher)?;
+    // Editors propose; only a publisher may send at once without approval.
+    staff.require(Role::Editor)?;
+    if req.bypass_approval {
+        staff.require(Role::Publisher)?;
+    }
     let alert = parse_alert(req.alert)?;
     let reason = req.bypass_reason.unwrap_or_default();
     if req.bypass_approval && reason.trim().is_empty() {

@@ -36,8 +36,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("alerts.compose", "Neue Warnung", "New alert"),
     (
         "alerts.readonly",
-        "Warnungen verfassen, freigeben und aufheben dürfen nur Personen mit der Rolle „publisher“ oder „admin“.",
-        "Only staff with the publisher or admin role may compose, approve and cancel alerts.",
+        "Warnungen vorschlagen darf die Redaktion; freigeben, ohne Freigabe senden und aufheben nur Freigabe und Verwaltung.",
+        "Editors may propose alerts; only publishers and admins approve, send without approval and cancel them.",
     ),
     ("alerts.headline", "Überschrift", "Headline"),
     (

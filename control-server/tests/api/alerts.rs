@@ -39,14 +39,35 @@ async fn a_second_publisher_must_approve() {
     let bob = server.user("bob", "publisher").await;
     let eve = server.user("eve", "editor").await;
 
+    // An editor proposes (pending, like anyone's), but cannot send at once.
     let (status, _) = post_as(
+        &server,
+        &eve,
+        "/api/alerts",
+        Some(
+            json!({ "alert": alert("actual"), "bypass_approval": true, "bypass_reason": "Brand" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "editors cannot send alerts");
+    let (status, proposed) = post_as(
         &server,
         &eve,
         "/api/alerts",
         Some(json!({ "alert": alert("actual") })),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "editors cannot send alerts");
+    assert_eq!(status, StatusCode::CREATED, "{proposed}");
+    assert_eq!(proposed["state"], "pending");
+    let proposed = proposed["alert"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = post_as(
+        &server,
+        &alice,
+        &format!("/api/alerts/{proposed}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, created) = post_as(
         &server,

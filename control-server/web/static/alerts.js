@@ -14,6 +14,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 const me = document.getElementById('alerts-page')?.dataset.user ?? '';
 const mayPublish = role === 'publisher' || role === 'admin';
+// Editors propose alerts; a publisher approves (or, in an emergency, sends at once).
+const mayPropose = mayPublish || role === 'editor';
 const status = document.getElementById('status');
 const done = document.getElementById('done');
 const form = document.getElementById('compose');
@@ -351,7 +353,7 @@ form.addEventListener('submit', async (event) => {
   } catch (e) {
     showError(`${t('alerts_create_failed')}: ${e.message}`);
   } finally {
-    submit.disabled = !mayPublish;
+    submit.disabled = !mayPropose;
   }
 });
 
@@ -570,8 +572,9 @@ async function refreshNow() {
 
 if (!mayPublish) {
   document.getElementById('compose-readonly').hidden = false;
-  for (const f of form.elements) f.disabled = true;
+  for (const f of form.elements) f.disabled = !mayPropose;
+  for (const id of ['bypass', 'bypass-reason']) document.getElementById(id).disabled = true;
 }
-submit.disabled = !mayPublish;
+submit.disabled = !mayPropose;
 refresh();
 setInterval(refresh, POLL_MS);
