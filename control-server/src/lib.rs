@@ -4,6 +4,7 @@
 //! from `content`; this crate adds persistence, authentication and transport.
 
 pub mod api;
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod civic;

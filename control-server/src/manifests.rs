@@ -100,7 +100,7 @@ impl Loaded {
             Some(l) => store::find::<Layout>(c, l.0)?.unwrap_or_else(Layout::fullscreen),
             None => Layout::fullscreen(),
         };
-        let items = store::all::<ContentItem>(c)?
+        let items = crate::approval::playable(c, store::all::<ContentItem>(c)?)?
             .into_iter()
             .map(|i| (i.id, i))
             .collect();

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::routes::<Schedule>("/api/schedules"))
         .merge(displays::routes())
         .merge(crate::preview::routes())
+        .merge(crate::approval::routes())
         .merge(groups::routes())
         .merge(alerts::routes())
         .merge(player::routes())

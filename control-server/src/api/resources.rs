@@ -30,9 +30,17 @@ pub trait Resource: Stored + Clone {
         c: &Connection,
         displays: &[Display],
     ) -> Result<BTreeSet<DisplayId>, ApiError>;
+    /// After a create or update, in its transaction (an item's approval).
+    fn saved(&self, _c: &Connection, _by: &Staff) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 impl Resource for ContentItem {
+    fn saved(&self, c: &Connection, by: &Staff) -> Result<(), ApiError> {
+        crate::approval::on_save(c, self, by)
+    }
+
     fn validate(&self, c: &Connection) -> Result<(), ApiError> {
         if self.name.trim().is_empty() {
             return Err(ApiError::Invalid("an item needs a name".into()));
@@ -250,9 +258,11 @@ async fn create<R: Resource>(
 ) -> ApiResult<(StatusCode, Json<R>)> {
     staff.require(Role::Editor)?;
     let mut value: R = parse(body, 0)?;
+    let by = staff.clone();
     let created = commit::<R>(&s, &staff, "create", move |c| {
         value.validate(c)?;
         store::insert(c, &mut value)?;
+        value.saved(c, &by)?;
         Ok((None, Some(value)))
     })
     .await?;
@@ -267,10 +277,12 @@ async fn replace<R: Resource>(
 ) -> ApiResult<Json<R>> {
     staff.require(Role::Editor)?;
     let value: R = parse(body, id)?;
+    let by = staff.clone();
     let updated = commit::<R>(&s, &staff, "update", move |c| {
         let before = store::get::<R>(c, id)?;
         value.validate(c)?;
         store::update(c, &value)?;
+        value.saved(c, &by)?;
         Ok((Some(before), Some(value)))
     })
     .await?;

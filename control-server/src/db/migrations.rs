@@ -10,6 +10,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("../../migrations/0002_civic_alerts.sql")),
     (3, include_str!("../../migrations/0003_sensors_transit.sql")),
     (4, include_str!("../../migrations/0004_council.sql")),
+    (
+        5,
+        include_str!("../../migrations/0005_content_approval.sql"),
+    ),
 ];
 
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), DbError> {

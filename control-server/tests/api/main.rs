@@ -4,6 +4,7 @@
 mod common;
 
 mod alerts;
+mod approval;
 mod assets;
 mod auth;
 mod cap;

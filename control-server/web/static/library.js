@@ -2,7 +2,7 @@
 // the assets with thumbnails, the items filtered by tag, and the announcement
 // form with its live card preview.
 import { el, formatDate, t } from './common.js';
-import { csrf, getJson, send } from './staff.js';
+import { csrf, getJson, role, send } from './staff.js';
 
 const status = document.getElementById('status');
 const done = document.getElementById('done');
@@ -14,6 +14,8 @@ const itemRows = document.getElementById('items');
 const tagSelect = document.getElementById('tag');
 const form = document.getElementById('announcement');
 const imageSelect = document.getElementById('a-image');
+const approvalSwitch = document.getElementById('approval-required');
+const mayApprove = role === 'publisher' || role === 'admin';
 
 function say(ok, text) {
   status.textContent = ok ? '' : text;
@@ -76,7 +78,12 @@ function validity(item) {
 
 async function refresh() {
   try {
-    const [assets, items] = await Promise.all([getJson('/api/assets'), getJson('/api/items')]);
+    const [assets, items, approvals, approval] = await Promise.all([
+      getJson('/api/assets'), getJson('/api/items'), getJson('/api/items/approvals'), getJson('/api/content/approval'),
+    ]);
+    const approvalOf = new Map(approvals.map((a) => [a.item, a]));
+    approvalSwitch.checked = approval.approval_required;
+    approvalSwitch.disabled = role !== 'admin';
     assetList.replaceChildren(...assets.map((a) => el('li', { 'data-sha': a.sha256 },
       a.thumbnail ? el('img', { src: `/api/assets/${a.sha256}/thumbnail`, alt: `${t('library_thumb_of')} ${a.filename}`, loading: 'lazy' }) : null,
       el('span', { class: 'file' }, a.filename),
@@ -95,12 +102,41 @@ async function refresh() {
       el('th', { scope: 'row' }, i.name),
       el('td', {}, i.content.type),
       el('td', {}, el('ul', { class: 'tags' }, (i.tags || []).map((x) => el('li', {}, x)))),
-      el('td', {}, validity(i)))));
-    if (!shown.length) itemRows.append(el('tr', {}, el('td', { colspan: 4 }, t('library_no_items'))));
+      el('td', {}, validity(i)),
+      el('td', { class: 'approval' }, approvalCell(i, approvalOf.get(i.id), approval.approval_required)))));
+    if (!shown.length) itemRows.append(el('tr', {}, el('td', { colspan: 5 }, t('library_no_items'))));
   } catch (e) {
     say(false, `${t('load_failed')} (${e.message})`);
   }
 }
+
+function approvalCell(item, a, required) {
+  if (a?.approved) return `${t('library_approved')} ${a.approved_by}`;
+  if (!required) return t('library_not_needed');
+  return [el('span', { class: 'problem' }, t('library_waiting')), ' ',
+    mayApprove ? el('button', {
+      type: 'button', class: 'secondary', 'aria-label': `${t('library_approve')}: ${item.name}`,
+      onclick: async () => {
+        try {
+          await send('POST', `/api/items/${item.id}/approve`);
+          say(true, t('library_saved'));
+        } catch (e) {
+          say(false, e.message);
+        }
+        await refresh();
+      },
+    }, t('library_approve')) : null];
+}
+
+approvalSwitch.addEventListener('change', async () => {
+  try {
+    await send('PUT', '/api/content/approval', { approval_required: approvalSwitch.checked });
+    say(true, approvalSwitch.checked ? t('library_approval_on') : t('library_approval_off'));
+  } catch (e) {
+    say(false, e.message);
+  }
+  await refresh();
+});
 
 // The card follows the form as it is typed.
 function preview() {

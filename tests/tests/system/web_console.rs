@@ -673,6 +673,92 @@ async fn staff_upload_pictures_and_write_an_announcement() {
         .await
         .unwrap();
 
+    // Approval switched on: the admin's own item is approved by its save; an
+    // editor's waits, off the screens, until approved here with one click.
+    browser
+        .execute(
+            "const s = document.getElementById('tag'); s.value = ''; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .find("#approval-required")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            "document.getElementById('done').textContent === 'Freigabe ist eingeschaltet.'",
+            T,
+            "approval switched on",
+        )
+        .await
+        .unwrap();
+    let (status, body) = api
+        .post(
+            "/api/users",
+            &json!({ "username": "eve", "password": "ein-langes-passwort", "role": "editor" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let eve = system_tests::Api::login(&base, "eve", "ein-langes-passwort")
+        .await
+        .unwrap();
+    let proposed = eve
+        .create_announcement("Kirmes", "Kirmes in Büttgen", "Am Wochenende")
+        .await
+        .unwrap();
+    browser
+        .goto(&format!("{base}/konsole/inhalte"))
+        .await
+        .unwrap();
+    let waiting = format!("#items tr[data-item=\"{proposed}\"] td.approval");
+    let cell = browser
+        .wait_until(
+            &format!("document.querySelector('{waiting}')?.textContent"),
+            T,
+            "the editor's item waiting",
+        )
+        .await
+        .unwrap();
+    assert!(
+        cell.as_str().unwrap().contains("wartet auf Freigabe"),
+        "{cell}"
+    );
+    let own = browser
+        .execute(
+            "return [...document.querySelectorAll('#items tr')].find(r => r.textContent.includes('Markt Donnerstag')).querySelector('td.approval').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(own, json!("freigegeben von admin"));
+    browser
+        .find(&format!("{waiting} button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            &format!(
+                "document.querySelector('{waiting}')?.textContent === 'freigegeben von admin'"
+            ),
+            T,
+            "the item approved",
+        )
+        .await
+        .unwrap();
+    browser
+        .assert_accessible("library (approval)")
+        .await
+        .unwrap();
+
     let mut errors = browser.console_errors().await.unwrap();
     errors.retain(|e| !e.contains("Failed to load resource"));
     assert!(errors.is_empty(), "browser console errors: {errors:#?}");
