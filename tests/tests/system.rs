@@ -33,6 +33,8 @@ mod web_console;
 mod web_council_room;
 #[path = "system/web_public.rs"]
 mod web_public;
+#[path = "system/web_schedule.rs"]
+mod web_schedule;
 
 use serde_json::Value;
 use std::time::Duration;
