@@ -295,6 +295,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("dashboard.filter", "Gruppe", "Group"),
     ("dashboard.all", "Alle Gruppen", "All groups"),
     ("dashboard.displays", "Bildschirme", "Displays"),
+    (
+        "dashboard.map",
+        "Lage der Bildschirme (Norden oben; rot: offline, grün: online)",
+        "Where the displays stand (north up; red: offline, green: online)",
+    ),
     ("dashboard.col_display", "Bildschirm", "Display"),
     ("dashboard.col_state", "Zustand", "State"),
     ("dashboard.col_health", "Gesundheit", "Health"),

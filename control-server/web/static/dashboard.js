@@ -55,6 +55,47 @@ function screenshotCell(d) {
   return el('td', { class: 'shot' }, img, note, button);
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+const map = document.getElementById('map');
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+/**
+ * Every display on a plain map from its coordinates (no tiles: nothing is
+ * fetched from elsewhere), north up, longitudes shrunk by the latitude so
+ * distances look right; offline ones red and drawn last, on top.
+ */
+function drawMap(displays) {
+  const W = 600;
+  const H = 320;
+  const pad = 40;
+  const placed = displays.filter((d) => d.location);
+  if (!placed.length) { map.replaceChildren(); return; }
+  const lats = placed.map((d) => d.location.lat);
+  const lons = placed.map((d) => d.location.lon);
+  const k = Math.cos(((Math.min(...lats) + Math.max(...lats)) / 2) * Math.PI / 180);
+  const spanX = Math.max((Math.max(...lons) - Math.min(...lons)) * k, 0.002);
+  const spanY = Math.max(Math.max(...lats) - Math.min(...lats), 0.002);
+  const scale = Math.min((W - 2 * pad) / spanX, (H - 2 * pad) / spanY);
+  const cx = (Math.min(...lons) + Math.max(...lons)) / 2;
+  const cy = (Math.min(...lats) + Math.max(...lats)) / 2;
+  const order = [...placed].sort((a, b) => Number(b.online) - Number(a.online));
+  map.replaceChildren(
+    ...order.map((d) => {
+      const x = W / 2 + (d.location.lon - cx) * k * scale;
+      const y = H / 2 - (d.location.lat - cy) * scale;
+      return svg('g', { class: d.online ? 'point on' : 'point off', 'data-display': d.id },
+        svg('circle', { cx: x, cy: y, r: 7 }),
+        svg('text', { x: x + 10, y: y + 4 }, d.name),
+        svg('title', {}, `${d.name}: ${d.online ? t('online') : t('offline')}`));
+    }));
+}
+
 function row(d) {
   const state = d.online ? t('online') : t('offline');
   return el('tr', { class: d.online ? 'online' : 'offline', 'data-display': d.id },
@@ -83,6 +124,7 @@ async function refresh() {
     // Offline first: what needs a technician is at the top.
     shown.sort((a, b) => Number(a.online) - Number(b.online) || a.name.localeCompare(b.name));
     body.replaceChildren(...shown.map(row));
+    drawMap(shown);
     summary.textContent = t('summary').replace('{online}', shown.filter((d) => d.online).length).replace('{total}', shown.length);
     status.textContent = '';
   } catch (e) {

@@ -134,6 +134,21 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
         .await
         .unwrap();
     assert_eq!(summary, "1 von 2 online");
+    // Both on the map, the offline one red and drawn last (on top).
+    let points = browser
+        .execute(
+            "return [...document.querySelectorAll('#map g.point')].map(g => [g.dataset.display, g.getAttribute('class')]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        points,
+        json!([
+            [square.to_string(), "point on"],
+            [offline.to_string(), "point off"]
+        ])
+    );
     browser.assert_accessible("dashboard").await.unwrap();
     browser.assert_self_contained("dashboard").await.unwrap();
     browser.save_screenshot("dashboard-desktop").await.unwrap();
