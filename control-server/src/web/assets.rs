@@ -158,3 +158,26 @@ pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FILES;
+
+    /// The output-escaping rule of `web/mod.rs`: scripts put data into the
+    /// DOM as text and attributes only, never parsed as HTML.
+    #[test]
+    fn no_script_parses_html() {
+        for (name, _, bytes) in FILES.iter().filter(|f| f.0.ends_with(".js")) {
+            let text = std::str::from_utf8(bytes).unwrap();
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+            ] {
+                assert!(!text.contains(sink), "{name} uses {sink}");
+            }
+        }
+    }
+}
