@@ -363,6 +363,35 @@ impl Browser {
         Ok(path)
     }
 
+    /// Fills and sends the console's login form on the current page (where a
+    /// console page redirected, or `/konsole/anmelden`), then waits until
+    /// `ready` (a JavaScript expression) holds on the page it leads to.
+    pub async fn log_in(&self, user: &str, password: &str, ready: &str) -> Result<()> {
+        self.find("#username").await?.send_keys(user).await?;
+        self.find("#password").await?.send_keys(password).await?;
+        self.find("#login button").await?.click().await?;
+        self.wait_until(
+            ready,
+            Duration::from_secs(10),
+            &format!("the console as {user}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Fails on script errors and policy violations (CSP) in the console.
+    /// Failed loads are left out: the tests cause them on purpose (a wrong
+    /// password, a refused save, a display without a screenshot) and the pages
+    /// answer them in words.
+    pub async fn assert_no_script_errors(&self) -> Result<()> {
+        let mut errors = self.console_errors().await?;
+        errors.retain(|e| !e.contains("Failed to load resource"));
+        if !errors.is_empty() {
+            bail!("browser console errors: {errors:#?}");
+        }
+        Ok(())
+    }
+
     /// Fails naming every resource the current page loaded from anywhere but
     /// its own origin (`blob:` and `data:` URLs are the page's own): the pages
     /// must work without a request leaving the server (no CDN, no web font).

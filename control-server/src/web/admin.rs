@@ -2,52 +2,29 @@
 //! roles, language, disabling, new passwords) and the audit log
 //! (`/konsole/protokoll`). Other roles see the API's refusal in words.
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/konsole/benutzer", get(users))
-        .route("/konsole/protokoll", get(audit))
+    staff_route("/konsole/benutzer", &USERS).merge(staff_route("/konsole/protokoll", &AUDIT))
 }
 
-async fn users(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/users.html"),
-        title: "{{t:users.title}} – {{t:console.name}}",
-        scripts: &["users.js"],
-        styles: &[],
-        section: "users",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static USERS: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/users.html"),
+    title: "{{t:users.title}} – {{t:console.name}}",
+    scripts: &["users.js"],
+    styles: &[],
+    section: "users",
+};
 
-async fn audit(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/audit.html"),
-        title: "{{t:audit.title}} – {{t:console.name}}",
-        scripts: &["audit.js"],
-        styles: &[],
-        section: "audit",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static AUDIT: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/audit.html"),
+    title: "{{t:audit.title}} – {{t:console.name}}",
+    scripts: &["audit.js"],
+    styles: &[],
+    section: "audit",
+};
 
 /// (key, German, English), see [`super::i18n`].
 pub const TEXTS: &[(&str, &str, &str)] = &[

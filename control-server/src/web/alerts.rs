@@ -1,33 +1,20 @@
 //! The console's alerts page (`/konsole/warnungen`).
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/konsole/warnungen", get(page))
+    staff_route("/konsole/warnungen", &PAGE)
 }
 
-async fn page(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/alerts.html"),
-        title: "{{t:alerts.title}} – {{t:console.name}}",
-        scripts: &["alerts.js"],
-        styles: &["alerts.css"],
-        section: "alerts",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static PAGE: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/alerts.html"),
+    title: "{{t:alerts.title}} – {{t:console.name}}",
+    scripts: &["alerts.js"],
+    styles: &["alerts.css"],
+    section: "alerts",
+};
 
 /// (key, German, English), see [`super::i18n`]. Script texts (`js.alerts_…`)
 /// may hold `{n}`-style slots the script fills.

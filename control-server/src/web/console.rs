@@ -17,7 +17,7 @@ use axum::routing::get;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/konsole/anmelden", get(login))
-        .route("/konsole", get(dashboard))
+        .merge(staff_route("/konsole", &DASHBOARD))
 }
 
 fn see_other(to: &str) -> Response {
@@ -113,18 +113,23 @@ pub(super) async fn staff_page(
     render(&rendered, staff_lang(q, &staff, headers))
 }
 
-async fn dashboard(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/dashboard.html"),
-        title: "{{t:dashboard.title}} – {{t:console.name}}",
-        scripts: &["dashboard.js"],
-        styles: &[],
-        section: "dashboard",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
+/// A route that serves `page` to signed-in staff.
+pub(super) fn staff_route(path: &str, page: &'static StaffPage) -> Router<AppState> {
+    Router::new().route(
+        path,
+        get(
+            move |State(s): State<AppState>,
+                  Query(q): Query<PageQuery>,
+                  headers: HeaderMap,
+                  uri: Uri| async move { staff_page(&s, &q, &headers, &uri, page).await },
+        ),
+    )
 }
+
+static DASHBOARD: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/dashboard.html"),
+    title: "{{t:dashboard.title}} – {{t:console.name}}",
+    scripts: &["dashboard.js"],
+    styles: &[],
+    section: "dashboard",
+};

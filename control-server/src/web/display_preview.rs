@@ -2,34 +2,21 @@
 //! shows at a chosen time, as the player itself renders it
 //! ([`crate::preview`]).
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/konsole/vorschau", get(page))
+    staff_route("/konsole/vorschau", &PAGE)
 }
 
-async fn page(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/display-preview.html"),
-        title: "{{t:preview.title}} – {{t:console.name}}",
-        scripts: &["display-preview.js"],
-        styles: &[],
-        section: "preview",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static PAGE: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/display-preview.html"),
+    title: "{{t:preview.title}} – {{t:console.name}}",
+    scripts: &["display-preview.js"],
+    styles: &[],
+    section: "preview",
+};
 
 /// (key, German, English), see [`super::i18n`].
 pub const TEXTS: &[(&str, &str, &str)] = &[

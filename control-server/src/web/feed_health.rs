@@ -2,34 +2,21 @@
 //! and alert source with its last success, last error and the age of its data,
 //! failing ones first.
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/konsole/quellen", get(page))
+    staff_route("/konsole/quellen", &PAGE)
 }
 
-async fn page(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/feed-health.html"),
-        title: "{{t:feeds.title}} – {{t:console.name}}",
-        scripts: &["feed-health.js"],
-        styles: &[],
-        section: "feed-health",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static PAGE: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/feed-health.html"),
+    title: "{{t:feeds.title}} – {{t:console.name}}",
+    scripts: &["feed-health.js"],
+    styles: &[],
+    section: "feed-health",
+};
 
 /// (key, German, English), see [`super::i18n`].
 pub const TEXTS: &[(&str, &str, &str)] = &[

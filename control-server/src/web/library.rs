@@ -3,34 +3,21 @@
 //! with tags and validity, and announcements written in a form beside a live
 //! preview of the card.
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/konsole/inhalte", get(page))
+    staff_route("/konsole/inhalte", &PAGE)
 }
 
-async fn page(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/library.html"),
-        title: "{{t:library.title}} – {{t:console.name}}",
-        scripts: &["library.js"],
-        styles: &["library.css"],
-        section: "library",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static PAGE: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/library.html"),
+    title: "{{t:library.title}} – {{t:console.name}}",
+    scripts: &["library.js"],
+    styles: &["library.css"],
+    section: "library",
+};
 
 /// (key, German, English), see [`super::i18n`].
 pub const TEXTS: &[(&str, &str, &str)] = &[

@@ -1,33 +1,20 @@
 //! The console's schedule editor (`/konsole/programm`).
 
-use super::PageQuery;
-use super::console::{StaffPage, staff_page};
+use super::console::{StaffPage, staff_route};
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/konsole/programm", get(page))
+    staff_route("/konsole/programm", &PAGE)
 }
 
-async fn page(
-    State(s): State<AppState>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let page = StaffPage {
-        body: include_str!("../../web/pages/schedule-editor.html"),
-        title: "{{t:schedule.title}} – {{t:console.name}}",
-        scripts: &["schedule-editor.js"],
-        styles: &["schedule-editor.css"],
-        section: "schedule",
-    };
-    staff_page(&s, &q, &headers, &uri, &page).await
-}
+static PAGE: StaffPage = StaffPage {
+    body: include_str!("../../web/pages/schedule-editor.html"),
+    title: "{{t:schedule.title}} – {{t:console.name}}",
+    scripts: &["schedule-editor.js"],
+    styles: &["schedule-editor.css"],
+    section: "schedule",
+};
 
 /// (key, German, English), see [`super::i18n`]. Script texts (`js.schedule_…`)
 /// may hold `{name}`-style slots the script fills.

@@ -30,32 +30,11 @@ async fn log_in(browser: &Browser, user: &str, password: &str) {
         "{url}"
     );
     browser
-        .find("#username")
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    browser
-        .find("#password")
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    browser
-        .find("#login button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
+        .log_in(
+            user,
+            password,
             "location.pathname === '/konsole/warnungen' \
              && document.querySelectorAll('#districts input').length > 0",
-            T,
-            &format!("the alerts page as {user}, with the displays' districts"),
         )
         .await
         .unwrap();
@@ -323,7 +302,5 @@ async fn compose_approve_by_a_second_person_watch_receipts_and_cancel() {
 
     // Script errors and policy violations; the failed loads are the
     // redirects to the login the test walks through.
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }

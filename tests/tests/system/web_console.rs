@@ -232,9 +232,7 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     // Script errors and policy violations; failed loads the test caused on
     // purpose (a wrong password, a display without a screenshot) are answered
     // by the page itself.
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 
     // Logging out ends the session: the console sends us to the login again.
     browser
@@ -264,28 +262,7 @@ async fn log_in(browser: &Browser, base: &str, user: &str, password: &str) {
         .await
         .unwrap();
     browser
-        .find("#username")
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    browser
-        .find("#password")
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    browser
-        .find("#login button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until("location.pathname === '/konsole'", T, "the dashboard")
+        .log_in(user, password, "location.pathname === '/konsole'")
         .await
         .unwrap();
 }
@@ -445,9 +422,7 @@ async fn the_admin_manages_accounts_and_each_user_keeps_their_language() {
         .unwrap();
     assert!(refusal.as_str().unwrap().contains("admin"), "{refusal}");
 
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }
 
 /// The preview page shows what a display plays at a chosen time as the
@@ -526,9 +501,7 @@ async fn the_preview_shows_a_display_as_the_player_draws_it() {
         "a nearly uniform frame: {differing} pixels differ"
     );
 
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }
 
 /// The content library: a picture uploaded through the file picker shows its
@@ -774,7 +747,5 @@ async fn staff_upload_pictures_and_write_an_announcement() {
         .await
         .unwrap();
 
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }

@@ -42,34 +42,13 @@ async fn staff_run_a_council_session_from_the_control_room() {
 
     let browser = Browser::start().await.unwrap();
     browser.goto(&format!("{base}/konsole/rat")).await.unwrap();
-    browser
-        .find("#username")
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    browser
-        .find("#password")
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find("#login button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
     // Back where we wanted to go, with our meeting chosen and ready to start.
     browser
-        .wait_until(
+        .log_in(
+            "admin",
+            ADMIN_PASSWORD,
             "location.pathname === '/konsole/rat' && !document.getElementById('start').disabled \
              && document.querySelectorAll('#agenda li').length === 3",
-            MEDIA,
-            "the control room with the planned meeting",
         )
         .await
         .unwrap();
@@ -190,7 +169,5 @@ async fn staff_run_a_council_session_from_the_control_room() {
     })
     .await;
 
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }

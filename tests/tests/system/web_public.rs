@@ -224,9 +224,7 @@ async fn citizens_watch_the_session_live_and_open_it_in_the_archive_at_a_chapter
     // Script errors and policy violations; failed loads the test caused on
     // purpose (a wrong password, a display without a screenshot) are answered
     // by the page itself.
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 
     // Only the embed page may be framed by other sites.
     let client = reqwest::Client::new();

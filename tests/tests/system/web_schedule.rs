@@ -27,31 +27,10 @@ async fn log_in(browser: &Browser) {
     let url = browser.url().await.unwrap();
     assert!(url.contains("/konsole/anmelden?next="), "{url}");
     browser
-        .find("#username")
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    browser
-        .find("#password")
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find("#login button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
+        .log_in(
+            "admin",
+            ADMIN_PASSWORD,
             "location.pathname === '/konsole/programm' && document.body.dataset.ready",
-            T,
-            "the schedule editor after logging in",
         )
         .await
         .unwrap();
@@ -410,7 +389,5 @@ async fn plan_weekday_mornings_see_the_winner_and_move_blocks() {
     browser.set_window_size(1280, 900).await.unwrap();
 
     // The refused save answered 400 on purpose; the page said so in words.
-    let mut errors = browser.console_errors().await.unwrap();
-    errors.retain(|e| !e.contains("Failed to load resource"));
-    assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+    browser.assert_no_script_errors().await.unwrap();
 }
