@@ -31,6 +31,8 @@ mod web_alerts;
 mod web_console;
 #[path = "system/web_council_room.rs"]
 mod web_council_room;
+#[path = "system/web_flow.rs"]
+mod web_flow;
 #[path = "system/web_public.rs"]
 mod web_public;
 #[path = "system/web_schedule.rs"]

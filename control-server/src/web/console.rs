@@ -37,11 +37,30 @@ async fn signed_in(
     match page_session(s, headers).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) => {
-            let back = uri.path();
-            Err(see_other(&format!("/konsole/anmelden?next={back}")))
+            // The whole local address, query included (a week, a display), so
+            // the login comes back to exactly what was asked for.
+            let back = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            Err(see_other(&format!(
+                "/konsole/anmelden?next={}",
+                percent_encode(back)
+            )))
         }
         Err(e) => Err(e.into_response()),
     }
+}
+
+/// Percent-encodes all but unreserved characters and `/` (a query value).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn staff_lang(q: &PageQuery, staff: &Staff, headers: &HeaderMap) -> Lang {
@@ -133,3 +152,14 @@ static DASHBOARD: StaffPage = StaffPage {
     styles: &[],
     section: "dashboard",
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_way_back_keeps_its_query_as_one_value() {
+        assert_eq!(
+            super::percent_encode("/konsole/programm?display=3&date=2026-11-02"),
+            "/konsole/programm%3Fdisplay%3D3%26date%3D2026-11-02"
+        );
+    }
+}

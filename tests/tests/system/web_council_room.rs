@@ -2,8 +2,9 @@
 //! real broadcaster on test sources: staff start the broadcast, see the
 //! programme picture play and the encoder's status, go to an item, show a
 //! speaker's lower third, switch the closed part on and off, and stop; each
-//! click reaches the public live state (and the broadcaster), and the session
-//! lands in the archive.
+//! click reaches the public live state (and the broadcaster), a citizen's
+//! browser plays the session on the public page at the item put on air, and
+//! the session lands in the archive.
 
 use super::council::{
     MEDIA, config_for, create_meeting, issue_token, live_state, start_server, wait_connected,
@@ -98,6 +99,34 @@ async fn staff_run_a_council_session_from_the_control_room() {
         .await
         .unwrap();
     public_state_until(&api, "item 2 on air", |s| s["item"]["number"] == "2").await;
+    // A citizen's browser meanwhile: the public page plays the session and
+    // names the item the control room put on air.
+    let citizen = Browser::start().await.unwrap();
+    citizen.goto(&format!("{base}/tv")).await.unwrap();
+    let at = citizen
+        .wait_until(
+            "(() => { const v = document.getElementById('video'); \
+              return !v.paused && v.currentTime > 0 && v.currentTime; })()",
+            MEDIA,
+            "the public page playing",
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    citizen
+        .wait_until(
+            &format!(
+                "document.getElementById('video').currentTime > {at} + 1 \
+                 && document.getElementById('now').textContent.includes('2 Haushaltssatzung 2027')"
+            ),
+            MEDIA,
+            "the public page advancing, at item 2",
+        )
+        .await
+        .unwrap();
+    citizen.assert_no_script_errors().await.unwrap();
+    drop(citizen);
     // The speaker's lower third.
     browser
         .execute(

@@ -38,7 +38,7 @@ async fn log_in(browser: &Browser) {
 
 /// Sets a form control the way a person would leave it (time inputs take
 /// typed digits differently per locale, so the value is set directly).
-async fn set_value(browser: &Browser, css: &str, value: &str) {
+pub(super) async fn set_value(browser: &Browser, css: &str, value: &str) {
     browser
         .execute(
             "const f = document.querySelector(arguments[0]); f.value = arguments[1]; \
@@ -51,7 +51,7 @@ async fn set_value(browser: &Browser, css: &str, value: &str) {
 }
 
 /// Fills and submits the form; waits for the page to confirm it.
-async fn create_in_form(
+pub(super) async fn create_in_form(
     browser: &Browser,
     name: &str,
     item: i64,
