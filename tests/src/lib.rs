@@ -8,8 +8,10 @@
 //!   sources, for the council system test.
 //! - [`browser`]: headless Chromium through chromedriver (W3C WebDriver), with
 //!   an in-page accessibility checker (an automated subset of WCAG 2.1 AA).
-//! - `child`: what both share: a child process with captured output, reported
+//! - `child`: what the processes share: a child process with captured output, reported
 //!   once when a test fails, killed when dropped.
+//! - [`firefox`]: Firefox ESR over its own Marionette protocol (Debian
+//!   packages no geckodriver).
 //! - [`fanout`]: the push fan-out benchmark (`cargo run -p system-tests --bin fanout`).
 //! - [`alert_path`]: CAP alert to takeover on real players and to receipts
 //!   (`cargo run -p system-tests --bin alert-path`).
@@ -24,6 +26,7 @@ pub mod broadcaster;
 pub mod browser;
 mod child;
 pub mod fanout;
+pub mod firefox;
 pub mod player;
 pub mod proc_stats;
 pub mod server;

@@ -238,3 +238,91 @@ async fn citizens_watch_the_session_live_and_open_it_in_the_archive_at_a_chapter
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
     }
 }
+
+/// The same pages in Debian's Firefox ESR (headless, over Marionette): the
+/// live session plays through our MSE player, and a recording opens at a
+/// chapter and plays from there. (Safari takes the native-HLS path, which no
+/// browser here can test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
+    use system_tests::firefox::Firefox;
+    let (server, api) = start_server().await;
+    let base = server.base_url();
+    let (bid, token) = issue_token(&api, "Ratssaal").await;
+    let _broadcaster = BroadcasterProcess::start(&config_for(&server, &token));
+    wait_connected(&api, bid).await;
+    let (id, items) = create_meeting(&api).await;
+    command(&api, id, "start", json!({ "start_item_id": items[0] })).await;
+    wait_status(&api, bid, "the broadcaster live", |s| s["state"] == "live").await;
+
+    let mut firefox = Firefox::start().unwrap();
+    firefox.goto(&format!("{base}/tv")).unwrap();
+    let playing = "(() => { const v = document.getElementById('video'); \
+                   return !v.paused && v.readyState >= 3 && v.currentTime > 0 && v.currentTime; })()";
+    let at = firefox
+        .wait_until(playing, MEDIA, "the live picture playing")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    firefox
+        .wait_until(
+            &format!(
+                "document.getElementById('video').currentTime > {at} + 2 \
+                 && document.getElementById('now').textContent.includes('1 Eröffnung der Sitzung')"
+            ),
+            MEDIA,
+            "the live picture advancing at item 1",
+        )
+        .unwrap();
+    // Item 2 runs a few seconds (as the page shows it), so its chapter has
+    // something to play.
+    command(&api, id, "next", json!({})).await;
+    let at = firefox
+        .wait_until(playing, MEDIA, "the live picture playing")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    firefox
+        .wait_until(
+            &format!(
+                "document.getElementById('now').textContent.includes('2 Haushaltssatzung 2027') \
+                 && document.getElementById('video').currentTime > {at} + 4"
+            ),
+            MEDIA,
+            "item 2 on the page, and four more seconds of it",
+        )
+        .unwrap();
+    command(&api, id, "stop", json!({})).await;
+    let recording = archived_recording(&api, id).await;
+    let rid = recording["id"].as_i64().unwrap();
+    let chapter = recording["chapters"][1]["start_s"].as_f64().unwrap();
+
+    firefox
+        .goto(&format!("{base}/archiv/{rid}?t={}", chapter.floor()))
+        .unwrap();
+    let opened = firefox
+        .wait_until(
+            "(() => { const v = document.getElementById('video'); \
+              return v.readyState >= 2 && v.currentTime > 0 && v.currentTime; })()",
+            MEDIA,
+            "the recording loaded at the chapter",
+        )
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        (opened - chapter.floor()).abs() < 0.5,
+        "opened at {opened} s, the link said {} s",
+        chapter.floor()
+    );
+    firefox
+        .execute("document.getElementById('video').play(); return true;")
+        .unwrap();
+    firefox
+        .wait_until(
+            &format!("document.getElementById('video').currentTime > {opened} + 1.5"),
+            MEDIA,
+            "the recording playing on",
+        )
+        .unwrap();
+}
