@@ -5,6 +5,8 @@
 //! (`every_key_in_the_pages_is_translated`), not an empty spot on a page.
 
 use axum::http::HeaderMap;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -47,25 +49,33 @@ impl Lang {
 
 /// The text for `key`; `None` for an unknown key.
 pub fn text(lang: Lang, key: &str) -> Option<&'static str> {
-    all()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, de, en)| match lang {
-            Lang::De => *de,
-            Lang::En => *en,
-        })
+    // Every page fills dozens of keys: look them up in an index built once.
+    static INDEX: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| all().map(|(k, de, en)| (*k, (*de, *en))).collect());
+    index.get(key).map(|(de, en)| match lang {
+        Lang::De => *de,
+        Lang::En => *en,
+    })
 }
 
 /// Texts the pages' scripts put together themselves (states, counts, errors):
-/// keys starting with `js.`, handed to the page as JSON.
-pub fn script_texts(lang: Lang) -> serde_json::Value {
-    serde_json::Value::Object(
-        all()
-            .filter_map(|(k, _, _)| {
-                let short = k.strip_prefix("js.")?;
-                Some((short.to_owned(), text(lang, k)?.into()))
-            })
-            .collect(),
-    )
+/// keys starting with `js.`, as the JSON a page embeds (`<` escaped so it cannot
+/// end its element). The same for every page of a language: built once.
+pub fn script_texts(lang: Lang) -> &'static str {
+    static JSON: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    JSON[lang as usize].get_or_init(|| {
+        serde_json::Value::Object(
+            all()
+                .filter_map(|(k, de, en)| {
+                    let short = k.strip_prefix("js.")?;
+                    let t = if lang == Lang::De { de } else { en };
+                    Some((short.to_owned(), (*t).into()))
+                })
+                .collect(),
+        )
+        .to_string()
+        .replace('<', "\\u003c")
+    })
 }
 
 /// Every table: the shared one and one per console area (each area's texts

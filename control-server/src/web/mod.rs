@@ -40,11 +40,11 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
-        .route("/tv", get(tv))
-        .route("/archiv", get(archive_page))
-        .route("/archiv/{id}", get(recording))
-        .route("/embed/{id}", get(embed))
+        .merge(public_route("/", &HOME))
+        .merge(public_route("/tv", &TV))
+        .merge(public_route("/archiv", &ARCHIVE))
+        .merge(recording_route("/archiv/{id}", &RECORDING))
+        .merge(recording_route("/embed/{id}", &EMBED))
         .route("/offene-daten", get(open_data))
         .merge(console::routes())
         .merge(alerts::routes())
@@ -102,8 +102,7 @@ fn render(page: &Page, lang: Lang) -> Response {
                 .map(|s| format!("<link rel=\"stylesheet\" href=\"/static/{s}\">\n")),
         )
         .collect();
-    // Data for the scripts, not code: `<` escaped so the JSON cannot end the element.
-    let texts = i18n::script_texts(lang).to_string().replace('<', "\\u003c");
+    let texts = i18n::script_texts(lang);
     let embedded = page.chrome == Chrome::Embedded;
     let chrome = |part: &str| {
         if embedded {
@@ -202,95 +201,92 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-async fn home(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
-    let page = Page {
-        body: include_str!("../../web/pages/home.html"),
-        title: "{{t:home.title}} – {{t:site.name}}",
-        scripts: &[],
-        styles: &[],
-        values: &[],
-        section: "home",
-        chrome: Chrome::Public,
-    };
-    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+/// A route that serves the fixed public `page`.
+fn public_route(path: &str, page: &'static Page<'static>) -> Router<AppState> {
+    Router::new().route(
+        path,
+        get(
+            move |Query(q): Query<PageQuery>, headers: HeaderMap| async move {
+                render(page, Lang::pick(q.lang.as_deref(), &headers))
+            },
+        ),
+    )
 }
 
-async fn tv(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
-    let page = Page {
-        body: include_str!("../../web/pages/tv.html"),
-        title: "{{t:tv.title}} – {{t:site.name}}",
-        scripts: &["tv.js"],
-        styles: &[],
-        values: &[],
-        section: "tv",
-        chrome: Chrome::Public,
-    };
-    render(&page, Lang::pick(q.lang.as_deref(), &headers))
+/// A route that serves `page` for recording `{id}` (its `{{v:id}}`), or a 404
+/// unless the recording is public.
+fn recording_route(path: &str, page: &'static Page<'static>) -> Router<AppState> {
+    Router::new().route(
+        path,
+        get(
+            move |State(s): State<AppState>,
+                  Path(id): Path<i64>,
+                  Query(q): Query<PageQuery>,
+                  headers: HeaderMap| async move {
+                match s.db.call(move |c| archive::is_public(c, id)).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return (StatusCode::NOT_FOUND, "no such recording").into_response();
+                    }
+                    Err(e) => return e.into_response(),
+                }
+                let values = [("id", id.to_string())];
+                let page = Page {
+                    values: &values,
+                    ..*page
+                };
+                render(&page, Lang::pick(q.lang.as_deref(), &headers))
+            },
+        ),
+    )
 }
 
-async fn archive_page(Query(q): Query<PageQuery>, headers: HeaderMap) -> Response {
-    let page = Page {
-        body: include_str!("../../web/pages/archive.html"),
-        title: "{{t:archive.title}} – {{t:site.name}}",
-        scripts: &["archive.js"],
-        styles: &[],
-        values: &[],
-        section: "archive",
-        chrome: Chrome::Public,
-    };
-    render(&page, Lang::pick(q.lang.as_deref(), &headers))
-}
+static HOME: Page = Page {
+    body: include_str!("../../web/pages/home.html"),
+    title: "{{t:home.title}} – {{t:site.name}}",
+    scripts: &[],
+    styles: &[],
+    values: &[],
+    section: "home",
+    chrome: Chrome::Public,
+};
 
-/// A recording exists and is public, or the page is a 404.
-async fn public_recording(s: &AppState, id: i64) -> Result<(), Response> {
-    match s.db.call(move |c| archive::is_public(c, id)).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err((StatusCode::NOT_FOUND, "no such recording").into_response()),
-        Err(e) => Err(e.into_response()),
-    }
-}
+static TV: Page = Page {
+    body: include_str!("../../web/pages/tv.html"),
+    title: "{{t:tv.title}} – {{t:site.name}}",
+    scripts: &["tv.js"],
+    styles: &[],
+    values: &[],
+    section: "tv",
+    chrome: Chrome::Public,
+};
 
-async fn recording(
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = public_recording(&s, id).await {
-        return r;
-    }
-    let page = Page {
-        body: include_str!("../../web/pages/recording.html"),
-        title: "{{t:recording.title}} – {{t:site.name}}",
-        scripts: &["recording.js"],
-        styles: &[],
-        values: &[("id", id.to_string())],
-        section: "archive",
-        chrome: Chrome::Public,
-    };
-    render(&page, Lang::pick(q.lang.as_deref(), &headers))
-}
+static ARCHIVE: Page = Page {
+    body: include_str!("../../web/pages/archive.html"),
+    title: "{{t:archive.title}} – {{t:site.name}}",
+    scripts: &["archive.js"],
+    styles: &[],
+    values: &[],
+    section: "archive",
+    chrome: Chrome::Public,
+};
 
-async fn embed(
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = public_recording(&s, id).await {
-        return r;
-    }
-    let page = Page {
-        body: include_str!("../../web/pages/embed.html"),
-        title: "{{t:recording.title}} – {{t:site.name}}",
-        scripts: &["recording.js"],
-        styles: &[],
-        values: &[("id", id.to_string())],
-        section: "archive",
-        chrome: Chrome::Embedded,
-    };
-    render(&page, Lang::pick(q.lang.as_deref(), &headers))
-}
+static RECORDING: Page = Page {
+    body: include_str!("../../web/pages/recording.html"),
+    title: "{{t:recording.title}} – {{t:site.name}}",
+    scripts: &["recording.js"],
+    styles: &[],
+    values: &[],
+    section: "archive",
+    chrome: Chrome::Public,
+};
+
+/// The recording alone, for other sites' iframes.
+static EMBED: Page = Page {
+    body: include_str!("../../web/pages/embed.html"),
+    chrome: Chrome::Embedded,
+    ..RECORDING
+};
 
 async fn open_data(
     State(s): State<AppState>,
