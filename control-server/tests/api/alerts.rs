@@ -13,19 +13,6 @@ fn alert(status: &str) -> Value {
     })
 }
 
-async fn post_as(
-    server: &TestServer,
-    token: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = server.http.post(server.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    decode(r.send().await.unwrap()).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_publisher_must_approve() {
     let server = TestServer::start().await;
@@ -40,49 +27,63 @@ async fn a_second_publisher_must_approve() {
     let eve = server.user("eve", "editor").await;
 
     // An editor proposes (pending, like anyone's), but cannot send at once.
-    let (status, _) = post_as(
-        &server,
-        &eve,
-        "/api/alerts",
+    let (status, _) = server.call_as(&eve, Method::POST, "/api/alerts",
         Some(
             json!({ "alert": alert("actual"), "bypass_approval": true, "bypass_reason": "Brand" }),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "editors cannot send alerts");
-    let (status, proposed) = post_as(
-        &server,
-        &eve,
-        "/api/alerts",
-        Some(json!({ "alert": alert("actual") })),
-    )
-    .await;
+    let (status, proposed) = server
+        .call_as(
+            &eve,
+            Method::POST,
+            "/api/alerts",
+            Some(json!({ "alert": alert("actual") })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{proposed}");
     assert_eq!(proposed["state"], "pending");
     let proposed = proposed["alert"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = post_as(
-        &server,
-        &alice,
-        &format!("/api/alerts/{proposed}/cancel"),
-        None,
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &alice,
+            Method::POST,
+            &format!("/api/alerts/{proposed}/cancel"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (status, created) = post_as(
-        &server,
-        &alice,
-        "/api/alerts",
-        Some(json!({ "alert": alert("actual") })),
-    )
-    .await;
+    let (status, created) = server
+        .call_as(
+            &alice,
+            Method::POST,
+            "/api/alerts",
+            Some(json!({ "alert": alert("actual") })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["state"], "pending");
     let id = created["alert"]["id"].as_str().unwrap().to_owned();
 
-    let (status, body) = post_as(&server, &alice, &format!("/api/alerts/{id}/approve"), None).await;
+    let (status, body) = server
+        .call_as(
+            &alice,
+            Method::POST,
+            &format!("/api/alerts/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = post_as(&server, &bob, &format!("/api/alerts/{id}/approve"), None).await;
+    let (status, body) = server
+        .call_as(
+            &bob,
+            Method::POST,
+            &format!("/api/alerts/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["approved_by"], "bob");
 
@@ -126,7 +127,14 @@ async fn a_second_publisher_must_approve() {
         tokio::task::yield_now().await;
     }
 
-    let (status, body) = post_as(&server, &bob, &format!("/api/alerts/{id}/cancel"), None).await;
+    let (status, body) = server
+        .call_as(
+            &bob,
+            Method::POST,
+            &format!("/api/alerts/{id}/cancel"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let cancelled = p
         .expect(|m| {

@@ -7,23 +7,6 @@ use crate::common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn as_user(
-    server: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    decode(r.send().await.unwrap()).await
-}
-
 /// The item ids in the display's manifest.
 async fn playing(server: &TestServer, display: i64) -> Vec<i64> {
     let (status, m) = server
@@ -65,14 +48,14 @@ async fn with_approval_on_only_approved_content_plays() {
     let eve = server.user("eve", "editor").await;
     let bob = server.user("bob", "publisher").await;
 
-    let (status, body) = as_user(
-        &server,
-        &eve,
-        Method::PUT,
-        "/api/content/approval",
-        Some(json!({ "approval_required": true })),
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &eve,
+            Method::PUT,
+            "/api/content/approval",
+            Some(json!({ "approval_required": true })),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -87,19 +70,17 @@ async fn with_approval_on_only_approved_content_plays() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (status, item) = as_user(
-        &server,
-        &eve,
-        Method::POST,
-        "/api/items",
-        Some(announcement("Markt")),
-    )
-    .await;
+    let (status, item) = server
+        .call_as(
+            &eve,
+            Method::POST,
+            "/api/items",
+            Some(announcement("Markt")),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{item}");
     let item = item["id"].as_i64().unwrap();
-    let (status, body) = as_user(
-        &server,
-        &eve,
+    let (status, body) = server.call_as(&eve,
         Method::POST,
         "/api/schedules",
         Some(json!({ "name": "Alle", "targets": [{ "kind": "all" }], "entries": [{ "item": item }] })),
@@ -116,27 +97,27 @@ async fn with_approval_on_only_approved_content_plays() {
         json!([{ "item": item, "approved": false, "approved_by": null, "approved_at": null }])
     );
 
-    let (status, body) = as_user(
-        &server,
-        &eve,
-        Method::POST,
-        &format!("/api/items/{item}/approve"),
-        None,
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &eve,
+            Method::POST,
+            &format!("/api/items/{item}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
         "editors propose, publishers approve: {body}"
     );
-    let (status, body) = as_user(
-        &server,
-        &bob,
-        Method::POST,
-        &format!("/api/items/{item}/approve"),
-        None,
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &bob,
+            Method::POST,
+            &format!("/api/items/{item}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(playing(&server, display).await, vec![item]);
     let (_, approvals) = server.call(Method::GET, "/api/items/approvals", None).await;
@@ -145,42 +126,40 @@ async fn with_approval_on_only_approved_content_plays() {
     // The editor changes it: off the screens until approved again.
     let mut changed = announcement("Markt fällt aus");
     changed["id"] = json!(item);
-    let (status, body) = as_user(
-        &server,
-        &eve,
-        Method::PUT,
-        &format!("/api/items/{item}"),
-        Some(changed.clone()),
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &eve,
+            Method::PUT,
+            &format!("/api/items/{item}"),
+            Some(changed.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(playing(&server, display).await.is_empty());
     // A publisher's own save approves itself.
     changed["duration_s"] = json!(12);
-    let (status, body) = as_user(
-        &server,
-        &bob,
-        Method::PUT,
-        &format!("/api/items/{item}"),
-        Some(changed),
-    )
-    .await;
+    let (status, body) = server
+        .call_as(
+            &bob,
+            Method::PUT,
+            &format!("/api/items/{item}"),
+            Some(changed),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(playing(&server, display).await, vec![item]);
 
     // Switched off, everything plays again, approved or not.
-    let (_, other) = as_user(
-        &server,
-        &eve,
-        Method::POST,
-        "/api/items",
-        Some(announcement("Kirmes")),
-    )
-    .await;
+    let (_, other) = server
+        .call_as(
+            &eve,
+            Method::POST,
+            "/api/items",
+            Some(announcement("Kirmes")),
+        )
+        .await;
     let other = other["id"].as_i64().unwrap();
-    let (status, _) = as_user(
-        &server,
-        &eve,
+    let (status, _) = server.call_as(&eve,
         Method::POST,
         "/api/schedules",
         Some(json!({ "name": "Kirmes", "targets": [{ "kind": "all" }], "entries": [{ "item": other }] })),

@@ -87,23 +87,6 @@ fn with_cookie(
     }
 }
 
-async fn bearer(
-    server: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    decode(r.send().await.expect("request")).await
-}
-
 async fn user_id(server: &TestServer, username: &str) -> i64 {
     let (status, users) = server.call(Method::GET, "/api/users", None).await;
     assert_eq!(status, StatusCode::OK, "{users}");
@@ -271,7 +254,7 @@ async fn bearer_tokens_need_no_csrf_and_can_be_revoked() {
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["label"], "backup script");
 
-    let (status, me) = bearer(&server, &token, Method::GET, "/api/me", None).await;
+    let (status, me) = server.call_as(&token, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["username"], "admin");
 
@@ -292,17 +275,14 @@ async fn bearer_tokens_need_no_csrf_and_can_be_revoked() {
 
     // A viewer may make tokens but sees only its own and cannot revoke others'.
     let viewer = server.user("vera", "viewer").await;
-    let (status, mine) = bearer(&server, &viewer, Method::GET, "/api/tokens", None).await;
+    let (status, mine) = server
+        .call_as(&viewer, Method::GET, "/api/tokens", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
-    let (status, _) = bearer(
-        &server,
-        &viewer,
-        Method::DELETE,
-        &format!("/api/tokens/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(&viewer, Method::DELETE, &format!("/api/tokens/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let vera_token_id = mine[0]["id"].as_i64().unwrap();
 
@@ -310,7 +290,7 @@ async fn bearer_tokens_need_no_csrf_and_can_be_revoked() {
         .call(Method::DELETE, &format!("/api/tokens/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = bearer(&server, &token, Method::GET, "/api/me", None).await;
+    let (status, _) = server.call_as(&token, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = server
         .call(Method::DELETE, &format!("/api/tokens/{id}"), None)
@@ -326,7 +306,7 @@ async fn bearer_tokens_need_no_csrf_and_can_be_revoked() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = bearer(&server, &viewer, Method::GET, "/api/me", None).await;
+    let (status, _) = server.call_as(&viewer, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
@@ -341,42 +321,32 @@ async fn roles_are_enforced() {
         json!({ "username": "mallory", "password": "mallory-password-1", "role": "admin" });
 
     for token in [&viewer, &editor, &publisher] {
-        let (status, body) = bearer(
-            &server,
-            token,
-            Method::POST,
-            "/api/users",
-            Some(new_user.clone()),
-        )
-        .await;
+        let (status, body) = server
+            .call_as(token, Method::POST, "/api/users", Some(new_user.clone()))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        let (status, _) = bearer(&server, token, Method::GET, "/api/users", None).await;
+        let (status, _) = server.call_as(token, Method::GET, "/api/users", None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = bearer(&server, token, Method::GET, "/api/audit", None).await;
+        let (status, _) = server.call_as(token, Method::GET, "/api/audit", None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, me) = bearer(&server, token, Method::GET, "/api/me", None).await;
+        let (status, me) = server.call_as(token, Method::GET, "/api/me", None).await;
         assert_eq!(status, StatusCode::OK, "{me}");
     }
     let id = user_id(&server, "vic").await;
-    let (status, _) = bearer(
-        &server,
-        &editor,
-        Method::PUT,
-        &format!("/api/users/{id}"),
-        Some(json!({ "role": "admin" })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::PUT,
+            &format!("/api/users/{id}"),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = bearer(
-        &server,
-        &editor,
-        Method::DELETE,
-        &format!("/api/users/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(&editor, Method::DELETE, &format!("/api/users/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, me) = bearer(&server, &editor, Method::GET, "/api/me", None).await;
+    let (status, me) = server.call_as(&editor, Method::GET, "/api/me", None).await;
     assert_eq!(me["role"], "editor", "{status}");
 
     // Nothing was created.
@@ -468,7 +438,7 @@ async fn disabled_users_cannot_log_in_and_lose_their_sessions() {
     assert_eq!(user["disabled"], true);
     assert_eq!(user["role"], "editor");
 
-    let (status, _) = bearer(&server, &token, Method::GET, "/api/me", None).await;
+    let (status, _) = server.call_as(&token, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let resp = with_cookie(&server, Method::GET, "/api/me", &s, false)
         .send()
@@ -596,17 +566,17 @@ async fn the_last_admin_cannot_be_demoted_disabled_or_removed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "editor");
     // Disabling anna ended her token; she logs in again and is now the last admin.
-    let (status, _) = bearer(&server, &second, Method::GET, "/api/me", None).await;
+    let (status, _) = server.call_as(&second, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let anna_token = server.token_for("anna", &password_of("anna")).await;
-    let (status, _) = bearer(
-        &server,
-        &anna_token,
-        Method::DELETE,
-        &format!("/api/users/{anna}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &anna_token,
+            Method::DELETE,
+            &format!("/api/users/{anna}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     server.stop().await;
 }
@@ -717,7 +687,7 @@ async fn users_are_validated_listed_and_removed() {
         .call(Method::DELETE, &format!("/api/users/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = bearer(&server, &kim, Method::GET, "/api/me", None).await;
+    let (status, _) = server.call_as(&kim, Method::GET, "/api/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = server
         .call(Method::DELETE, &format!("/api/users/{id}"), None)

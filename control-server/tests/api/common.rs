@@ -134,7 +134,19 @@ impl TestServer {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut r = self.req(method, path);
+        self.call_as(&self.admin, method, path, body).await
+    }
+
+    /// Sends JSON with the bearer `token` (another user, a display), returns
+    /// status and body.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b);
         }

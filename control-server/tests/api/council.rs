@@ -59,23 +59,6 @@ async fn create_meeting(server: &TestServer, title: &str, start: &str) -> Value 
     body
 }
 
-async fn as_user(
-    server: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    decode(r.send().await.expect("request")).await
-}
-
 async fn live(server: &TestServer) -> Value {
     let resp = server
         .http
@@ -116,24 +99,19 @@ async fn meetings_are_crud_with_roles_and_audited() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body = meeting_json("Sitzung des Rates", "2026-12-08T17:00:00+01:00");
-    let (status, _) = as_user(
-        &server,
-        &viewer,
-        Method::POST,
-        "/api/council/meetings",
-        Some(body.clone()),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &viewer,
+            Method::POST,
+            "/api/council/meetings",
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, created) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        "/api/council/meetings",
-        Some(body),
-    )
-    .await;
+    let (status, created) = server
+        .call_as(&editor, Method::POST, "/api/council/meetings", Some(body))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["start"], "2026-12-08T16:00:00.000Z");
@@ -141,14 +119,14 @@ async fn meetings_are_crud_with_roles_and_audited() {
     assert_eq!(created["items"].as_array().unwrap().len(), 4);
     assert_eq!(created["items"][2]["public"], false);
 
-    let (status, read) = as_user(
-        &server,
-        &viewer,
-        Method::GET,
-        &format!("/api/council/meetings/{id}"),
-        None,
-    )
-    .await;
+    let (status, read) = server
+        .call_as(
+            &viewer,
+            Method::GET,
+            &format!("/api/council/meetings/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["title"], "Sitzung des Rates");
 
@@ -171,14 +149,14 @@ async fn meetings_are_crud_with_roles_and_audited() {
             "unknown field",
         ),
     ] {
-        let (status, err) = as_user(
-            &server,
-            &editor,
-            Method::PUT,
-            &format!("/api/council/meetings/{id}"),
-            Some(bad),
-        )
-        .await;
+        let (status, err) = server
+            .call_as(
+                &editor,
+                Method::PUT,
+                &format!("/api/council/meetings/{id}"),
+                Some(bad),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
         assert!(err["message"].as_str().unwrap().contains(needle), "{err}");
     }
@@ -187,9 +165,7 @@ async fn meetings_are_crud_with_roles_and_audited() {
         .await;
     assert_eq!(still["title"], "Sitzung des Rates");
 
-    let (status, updated) = as_user(
-        &server,
-        &editor,
+    let (status, updated) = server.call_as(&editor,
         Method::PUT,
         &format!("/api/council/meetings/{id}"),
         Some(
@@ -201,53 +177,53 @@ async fn meetings_are_crud_with_roles_and_audited() {
     assert_eq!(updated["title"], "Sitzung des Rates (verlegt)");
 
     // Agenda items and speakers.
-    let (status, item) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/items"),
-        Some(json!({ "number": "5", "title": "Verschiedenes" })),
-    )
-    .await;
+    let (status, item) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/items"),
+            Some(json!({ "number": "5", "title": "Verschiedenes" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{item}");
     assert_eq!(item["position"], 5);
     let item_id = item["id"].as_i64().unwrap();
-    let (status, item) = as_user(
-        &server,
-        &editor,
-        Method::PUT,
-        &format!("/api/council/items/{item_id}"),
-        Some(json!({ "number": "5", "title": "Verschiedenes", "public": false })),
-    )
-    .await;
+    let (status, item) = server
+        .call_as(
+            &editor,
+            Method::PUT,
+            &format!("/api/council/items/{item_id}"),
+            Some(json!({ "number": "5", "title": "Verschiedenes", "public": false })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{item}");
     assert_eq!(item["public"], false);
-    let (status, _) = as_user(
-        &server,
-        &viewer,
-        Method::DELETE,
-        &format!("/api/council/items/{item_id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &viewer,
+            Method::DELETE,
+            &format!("/api/council/items/{item_id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::DELETE,
-        &format!("/api/council/items/{item_id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::DELETE,
+            &format!("/api/council/items/{item_id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, speaker) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/speakers"),
-        Some(json!({ "name": "Ursula Baum", "role": "Bürgermeisterin" })),
-    )
-    .await;
+    let (status, speaker) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/speakers"),
+            Some(json!({ "name": "Ursula Baum", "role": "Bürgermeisterin" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{speaker}");
     let (_, read) = server
         .call(Method::GET, &format!("/api/council/meetings/{id}"), None)
@@ -255,14 +231,14 @@ async fn meetings_are_crud_with_roles_and_audited() {
     assert_eq!(read["items"].as_array().unwrap().len(), 4);
     assert_eq!(read["speakers"][0]["name"], "Ursula Baum");
 
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::DELETE,
-        &format!("/api/council/meetings/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::DELETE,
+            &format!("/api/council/meetings/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = server
         .call(Method::GET, &format!("/api/council/meetings/{id}"), None)
@@ -421,10 +397,13 @@ async fn oparl_import_follows_pages_and_a_reimport_changes_nothing() {
     )
     .await;
 
-    let (status, _) = as_user(&server, &viewer, Method::POST, "/api/council/import", None).await;
+    let (status, _) = server
+        .call_as(&viewer, Method::POST, "/api/council/import", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, report) =
-        as_user(&server, &editor, Method::POST, "/api/council/import", None).await;
+    let (status, report) = server
+        .call_as(&editor, Method::POST, "/api/council/import", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let r = &report["imported"];
     assert_eq!(r["meetings_created"], 3, "{report}");
@@ -608,27 +587,27 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
     assert_eq!(state["next"]["id"], id);
     assert_eq!(state["hls_url"], Value::Null);
 
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/start"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/start"),
+            None,
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
         "editors do not start broadcasts"
     );
-    let (status, started) = as_user(
-        &server,
-        &publisher,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/start"),
-        None,
-    )
-    .await;
+    let (status, started) = server
+        .call_as(
+            &publisher,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/start"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{started}");
     assert_eq!(started["delivered"], 0);
     let state = live(&server).await;
@@ -641,26 +620,26 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
         let editor = editor.clone();
         let server = &server;
         async move {
-            let (status, body) = as_user(
-                server,
-                &editor,
-                Method::POST,
-                &format!("/api/council/meetings/{id}/goto"),
-                Some(json!({ "item_id": item })),
-            )
-            .await;
+            let (status, body) = server
+                .call_as(
+                    &editor,
+                    Method::POST,
+                    &format!("/api/council/meetings/{id}/goto"),
+                    Some(json!({ "item_id": item })),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
     };
     go(items[1]).await;
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/speaker"),
-        Some(json!({ "speaker": { "name": "Ursula Baum", "role": "Bürgermeisterin" } })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/speaker"),
+            Some(json!({ "speaker": { "name": "Ursula Baum", "role": "Bürgermeisterin" } })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let state = live(&server).await;
     assert_eq!(state["item"]["title"], "Haushaltssatzung 2027");
@@ -669,14 +648,14 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
     assert_eq!(state["speaker"]["name"], "Ursula Baum");
 
     // The closed item: neither its title, its number nor the speaker shows.
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/next"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/next"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let state = live(&server).await;
     assert_eq!(state["closed"], true);
@@ -688,14 +667,14 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
     // An item closed while on air is closed in the very next answer.
     go(items[3]).await;
     assert_eq!(live(&server).await["closed"], false);
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::PUT,
-        &format!("/api/council/items/{}", items[3]),
-        Some(json!({ "number": "4", "title": "Anfragen der Fraktionen", "public": false })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::PUT,
+            &format!("/api/council/items/{}", items[3]),
+            Some(json!({ "number": "4", "title": "Anfragen der Fraktionen", "public": false })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let state = live(&server).await;
     assert_eq!(state["closed"], true);
@@ -704,14 +683,14 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
     // The manual closed part, on and off, over a public item.
     go(items[0]).await;
     for (on, title) in [(true, CLOSED), (false, "Eröffnung der Sitzung")] {
-        let (status, _) = as_user(
-            &server,
-            &editor,
-            Method::POST,
-            &format!("/api/council/meetings/{id}/closed"),
-            Some(json!({ "closed": on })),
-        )
-        .await;
+        let (status, _) = server
+            .call_as(
+                &editor,
+                Method::POST,
+                &format!("/api/council/meetings/{id}/closed"),
+                Some(json!({ "closed": on })),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         let state = live(&server).await;
         assert_eq!(state["closed"], on);
@@ -734,23 +713,23 @@ async fn live_state_shows_closed_items_only_as_nichtoeffentlicher_teil() {
 
     // A second meeting cannot go live at the same time; stopping ends it.
     let other = create_meeting(&server, "Ausschuss", &start).await;
-    let (status, err) = as_user(
-        &server,
-        &publisher,
-        Method::POST,
-        &format!("/api/council/meetings/{}/start", other["id"]),
-        None,
-    )
-    .await;
+    let (status, err) = server
+        .call_as(
+            &publisher,
+            Method::POST,
+            &format!("/api/council/meetings/{}/start", other["id"]),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
-    let (status, stopped) = as_user(
-        &server,
-        &publisher,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/stop"),
-        None,
-    )
-    .await;
+    let (status, stopped) = server
+        .call_as(
+            &publisher,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/stop"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{stopped}");
     assert_eq!(stopped["meeting"]["state"], "ended");
     let state = live(&server).await;
@@ -1036,14 +1015,14 @@ async fn vod_files_serve_ranges_and_the_download_switch_refuses_only_the_mp4() {
     // Downloads off: the MP4 is refused both ways, HLS VOD still plays.
     let viewer = server.user("leser", "viewer").await;
     let off = json!({ "retention": "forever", "downloads": false });
-    let (status, _) = as_user(
-        &server,
-        &viewer,
-        Method::PUT,
-        "/api/council/settings",
-        Some(off.clone()),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &viewer,
+            Method::PUT,
+            "/api/council/settings",
+            Some(off.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = server
         .call(Method::PUT, "/api/council/settings", Some(off))
@@ -1221,14 +1200,14 @@ async fn connect_running(
 async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     let server = TestServer::start().await;
     let editor = server.user("redaktion", "editor").await;
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        "/api/council/broadcasters",
-        Some(json!({ "name": "Ratssaal" })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            "/api/council/broadcasters",
+            Some(json!({ "name": "Ratssaal" })),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -1284,14 +1263,14 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     send(&mut ws, &BroadcasterMessage::Ack { id: start_id }).await;
 
     // Going to the closed item: the slate is ordered before the item changes.
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/goto"),
-        Some(json!({ "item_id": items[2] })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/goto"),
+            Some(json!({ "item_id": items[2] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(matches!(
         next_command(&mut ws).await,
@@ -1313,14 +1292,14 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
     )
     .await;
     // Closing the public item on air reaches the broadcaster at once.
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::POST,
-        &format!("/api/council/meetings/{id}/goto"),
-        Some(json!({ "item_id": items[3] })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/council/meetings/{id}/goto"),
+            Some(json!({ "item_id": items[3] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(matches!(
         next_command(&mut ws).await,
@@ -1330,14 +1309,14 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
         next_command(&mut ws).await,
         ServerCommand::ClosedPart { closed: false, .. }
     ));
-    let (status, _) = as_user(
-        &server,
-        &editor,
-        Method::PUT,
-        &format!("/api/council/items/{}", items[3]),
-        Some(json!({ "number": "4", "title": "Anfragen der Fraktionen", "public": false })),
-    )
-    .await;
+    let (status, _) = server
+        .call_as(
+            &editor,
+            Method::PUT,
+            &format!("/api/council/items/{}", items[3]),
+            Some(json!({ "number": "4", "title": "Anfragen der Fraktionen", "public": false })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(matches!(
         next_command(&mut ws).await,
@@ -1350,14 +1329,14 @@ async fn a_broadcaster_gets_commands_and_reports_status_and_recordings() {
             json!({ "speaker": { "name": "Ursula Baum", "party": "CDU" } }),
         ),
     ] {
-        let (status, _) = as_user(
-            &server,
-            &editor,
-            Method::POST,
-            &format!("/api/council/meetings/{id}/{path}"),
-            Some(body),
-        )
-        .await;
+        let (status, _) = server
+            .call_as(
+                &editor,
+                Method::POST,
+                &format!("/api/council/meetings/{id}/{path}"),
+                Some(body),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
     assert!(matches!(
