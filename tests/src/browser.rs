@@ -39,6 +39,16 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// The in-page checker; it declares `a11yViolations()`.
 const A11Y_JS: &str = include_str!("a11y.js");
 
+/// JavaScript for [`Browser::wait_until`] (and Firefox's): the page's `#video`
+/// is playing; its position, falsy before.
+pub const VIDEO_PLAYING: &str = "(() => { const v = document.getElementById('video'); \
+     return !v.paused && v.readyState >= 3 && v.currentTime > 0 && v.currentTime; })()";
+
+/// JavaScript: the page's `#video` has a frame at a position past 0 (paused or
+/// not); that position, falsy before.
+pub const VIDEO_LOADED: &str = "(() => { const v = document.getElementById('video'); \
+     return v.readyState >= 2 && v.currentTime > 0 && v.currentTime; })()";
+
 /// One finding of [`Browser::accessibility`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Violation {
@@ -374,6 +384,18 @@ impl Browser {
             ready,
             Duration::from_secs(10),
             &format!("the console as {user}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Logs out with the console header's button; waits for the login page.
+    pub async fn log_out(&self) -> Result<()> {
+        self.find("#logout").await?.click().await?;
+        self.wait_until(
+            "location.pathname === '/konsole/anmelden'",
+            Duration::from_secs(10),
+            "the login page after logging out",
         )
         .await?;
         Ok(())

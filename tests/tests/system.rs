@@ -38,7 +38,7 @@ mod web_public;
 #[path = "system/web_schedule.rs"]
 mod web_schedule;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 use system_tests::{Api, ServerProcess, SimPlayer, Welcome};
 
@@ -62,6 +62,29 @@ pub async fn provisioned_display(api: &Api, name: &str) -> (i64, String) {
         .await
         .unwrap();
     let token = api.display_token(id).await.unwrap();
+    (id, token)
+}
+
+/// A provisioned display in a new group `group`; returns its id and token.
+pub async fn grouped_display(api: &Api, name: &str, group: &str) -> (i64, String) {
+    let (status, body) = api
+        .post("/api/groups", &json!({ "name": group }))
+        .await
+        .unwrap();
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let (id, token) = provisioned_display(api, name).await;
+    let mut in_group = system_tests::api::display_json(name);
+    in_group["id"] = json!(id);
+    in_group["groups"] = json!([group]);
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/displays/{id}"),
+            Some(&in_group),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     (id, token)
 }
 

@@ -167,21 +167,7 @@ async fn compose_approve_by_a_second_person_watch_receipts_and_cancel() {
     browser.set_window_size(1280, 900).await.unwrap();
 
     // The second publisher approves it, in the English console.
-    browser
-        .find("#logout")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "location.pathname === '/konsole/anmelden'",
-            T,
-            "the login page after logging out",
-        )
-        .await
-        .unwrap();
+    browser.log_out().await.unwrap();
     browser
         .goto(&format!("{base}/konsole/warnungen"))
         .await

@@ -8,7 +8,7 @@
 //! ends the session. Pages pass the accessibility checker;
 //! screenshots land in `target/web-artifacts/`.
 
-use super::{T, online, provisioned_display, start};
+use super::{T, grouped_display, online, provisioned_display, start};
 use content::protocol::ServerMessage;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -20,24 +20,7 @@ use system_tests::browser::Browser;
 async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     let (server, api) = start().await;
     let base = server.base_url();
-    let (status, body) = api
-        .post("/api/groups", &json!({ "name": "innenstadt" }))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (square, token) = provisioned_display(&api, "Rathausplatz Kaarst").await;
-    let mut in_group = display_json("Rathausplatz Kaarst");
-    in_group["id"] = json!(square);
-    in_group["groups"] = json!(["innenstadt"]);
-    let (status, body) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/displays/{square}"),
-            Some(&in_group),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (square, token) = grouped_display(&api, "Rathausplatz Kaarst", "innenstadt").await;
     let offline = api
         .create_display(&display_json("Spielplatz Driesch"))
         .await
@@ -235,21 +218,7 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     browser.assert_no_script_errors().await.unwrap();
 
     // Logging out ends the session: the console sends us to the login again.
-    browser
-        .find("#logout")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "location.pathname === '/konsole/anmelden'",
-            T,
-            "the login page after logging out",
-        )
-        .await
-        .unwrap();
+    browser.log_out().await.unwrap();
     browser.goto(&format!("{base}/konsole")).await.unwrap();
     let url = browser.url().await.unwrap();
     assert!(url.contains("/konsole/anmelden"), "{url}");
@@ -362,17 +331,7 @@ async fn the_admin_manages_accounts_and_each_user_keeps_their_language() {
     assert!(log.as_str().unwrap().contains("user.create"), "{log}");
     browser.assert_accessible("audit log").await.unwrap();
     browser.save_screenshot("audit-desktop").await.unwrap();
-    browser
-        .find("#logout")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until("location.pathname === '/konsole/anmelden'", T, "logged out")
-        .await
-        .unwrap();
+    browser.log_out().await.unwrap();
 
     // The editor chooses English; it sticks to the account.
     log_in(&browser, &base, "redaktion", "ein-langes-passwort").await;
@@ -391,17 +350,7 @@ async fn the_admin_manages_accounts_and_each_user_keeps_their_language() {
         )
         .await
         .unwrap();
-    browser
-        .find("#logout")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until("location.pathname === '/konsole/anmelden'", T, "logged out")
-        .await
-        .unwrap();
+    browser.log_out().await.unwrap();
     log_in(&browser, &base, "redaktion", "ein-langes-passwort").await;
     assert_eq!(
         browser.find("h1").await.unwrap().text().await.unwrap(),

@@ -12,7 +12,7 @@ use super::council::{
 };
 use reqwest::StatusCode;
 use serde_json::json;
-use system_tests::browser::Browser;
+use system_tests::browser::{Browser, VIDEO_PLAYING};
 use system_tests::{ADMIN_PASSWORD, Api, BroadcasterProcess, eventually};
 
 async fn public_state_until(api: &Api, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
@@ -63,12 +63,7 @@ async fn staff_run_a_council_session_from_the_control_room() {
     wait_status(&api, bid, "the broadcaster live", |s| s["state"] == "live").await;
     // The programme picture plays, and the encoder's status is on the page.
     let at = browser
-        .wait_until(
-            "(() => { const v = document.getElementById('video'); \
-              return !v.paused && v.currentTime > 0 && v.currentTime; })()",
-            MEDIA,
-            "the programme picture playing",
-        )
+        .wait_until(VIDEO_PLAYING, MEDIA, "the programme picture playing")
         .await
         .unwrap()
         .as_f64()
@@ -104,12 +99,7 @@ async fn staff_run_a_council_session_from_the_control_room() {
     let citizen = Browser::start().await.unwrap();
     citizen.goto(&format!("{base}/tv")).await.unwrap();
     let at = citizen
-        .wait_until(
-            "(() => { const v = document.getElementById('video'); \
-              return !v.paused && v.currentTime > 0 && v.currentTime; })()",
-            MEDIA,
-            "the public page playing",
-        )
+        .wait_until(VIDEO_PLAYING, MEDIA, "the public page playing")
         .await
         .unwrap()
         .as_f64()

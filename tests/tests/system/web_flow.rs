@@ -5,35 +5,17 @@
 //! names the item and the picture, and the picture downloads byte for byte.
 
 use super::web_schedule::{create_in_form, set_value};
-use super::{T, online, provisioned_display, start};
+use super::{T, grouped_display, online, start};
 use reqwest::StatusCode;
-use serde_json::json;
 use system_tests::ADMIN_PASSWORD;
-use system_tests::api::{display_json, http_client, player_get};
+use system_tests::api::{http_client, player_get};
 use system_tests::browser::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_announcement_goes_from_the_browser_to_the_groups_player() {
     let (server, api) = start().await;
     let base = server.base_url();
-    let (status, body) = api
-        .post("/api/groups", &json!({ "name": "innenstadt" }))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (display, token) = provisioned_display(&api, "Rathausplatz Kaarst").await;
-    let mut in_group = display_json("Rathausplatz Kaarst");
-    in_group["id"] = json!(display);
-    in_group["groups"] = json!(["innenstadt"]);
-    let (status, body) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/displays/{display}"),
-            Some(&in_group),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (display, token) = grouped_display(&api, "Rathausplatz Kaarst", "innenstadt").await;
     let (mut player, _) = online(&server, &token, display).await;
 
     let files = tempfile::tempdir().unwrap();

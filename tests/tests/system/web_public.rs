@@ -14,7 +14,7 @@ use super::council::{
 use reqwest::header::CONTENT_SECURITY_POLICY;
 use serde_json::json;
 use system_tests::BroadcasterProcess;
-use system_tests::browser::Browser;
+use system_tests::browser::{Browser, VIDEO_LOADED, VIDEO_PLAYING};
 
 /// Checks the page, saves it at desktop and at phone width.
 async fn check_page(browser: &Browser, name: &str) {
@@ -40,12 +40,7 @@ async fn check_page(browser: &Browser, name: &str) {
 /// The video's position now and, after it played on, later: it must advance.
 async fn assert_plays(browser: &Browser, what: &str) -> f64 {
     let first = browser
-        .wait_until(
-            "(() => { const v = document.getElementById('video'); \
-              return !v.paused && v.readyState >= 3 && v.currentTime > 0 && v.currentTime; })()",
-            MEDIA,
-            &format!("{what}: the video playing"),
-        )
+        .wait_until(VIDEO_PLAYING, MEDIA, &format!("{what}: the video playing"))
         .await
         .unwrap()
         .as_f64()
@@ -180,12 +175,7 @@ async fn citizens_watch_the_session_live_and_open_it_in_the_archive_at_a_chapter
     // Opened there, paused (browsers allow no sound before a gesture); the
     // keyboard's "k" plays, as on the big video sites.
     let opened = browser
-        .wait_until(
-            "(() => { const v = document.getElementById('video'); \
-              return v.readyState >= 2 && v.currentTime > 0 && v.currentTime; })()",
-            MEDIA,
-            "the recording loaded at the chapter",
-        )
+        .wait_until(VIDEO_LOADED, MEDIA, "the recording loaded at the chapter")
         .await
         .unwrap()
         .as_f64()
@@ -226,6 +216,12 @@ async fn citizens_watch_the_session_live_and_open_it_in_the_archive_at_a_chapter
     // by the page itself.
     browser.assert_no_script_errors().await.unwrap();
 
+    // A recording that is not (or not publicly) there is a 404, not an empty page.
+    for path in ["/archiv/999999", "/embed/999999"] {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "{path}");
+    }
+
     // Only the embed page may be framed by other sites.
     let client = reqwest::Client::new();
     for (path, framing) in [
@@ -257,10 +253,8 @@ async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
 
     let mut firefox = Firefox::start().unwrap();
     firefox.goto(&format!("{base}/tv")).unwrap();
-    let playing = "(() => { const v = document.getElementById('video'); \
-                   return !v.paused && v.readyState >= 3 && v.currentTime > 0 && v.currentTime; })()";
     let at = firefox
-        .wait_until(playing, MEDIA, "the live picture playing")
+        .wait_until(VIDEO_PLAYING, MEDIA, "the live picture playing")
         .unwrap()
         .as_f64()
         .unwrap();
@@ -278,7 +272,7 @@ async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
     // something to play.
     command(&api, id, "next", json!({})).await;
     let at = firefox
-        .wait_until(playing, MEDIA, "the live picture playing")
+        .wait_until(VIDEO_PLAYING, MEDIA, "the live picture playing")
         .unwrap()
         .as_f64()
         .unwrap();
@@ -301,12 +295,7 @@ async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
         .goto(&format!("{base}/archiv/{rid}?t={}", chapter.floor()))
         .unwrap();
     let opened = firefox
-        .wait_until(
-            "(() => { const v = document.getElementById('video'); \
-              return v.readyState >= 2 && v.currentTime > 0 && v.currentTime; })()",
-            MEDIA,
-            "the recording loaded at the chapter",
-        )
+        .wait_until(VIDEO_LOADED, MEDIA, "the recording loaded at the chapter")
         .unwrap()
         .as_f64()
         .unwrap();
