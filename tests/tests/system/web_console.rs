@@ -224,6 +224,40 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     assert!(url.contains("/konsole/anmelden"), "{url}");
 }
 
+/// Saves the library's announcement form; waits until the list shows `name`
+/// and returns the item as stored.
+pub(super) async fn save_announcement(
+    browser: &Browser,
+    api: &system_tests::Api,
+    name: &str,
+) -> serde_json::Value {
+    browser
+        .find("#announcement button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            &format!(
+                "[...document.querySelectorAll('#items th')].some(th => th.textContent === {name:?})"
+            ),
+            T,
+            "the announcement listed",
+        )
+        .await
+        .unwrap();
+    let (_, items) = api.get("/api/items").await.unwrap();
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no item {name}: {items}"))
+}
+
 /// Logs in through the login page as `user`; waits for the dashboard.
 async fn log_in(browser: &Browser, base: &str, user: &str, password: &str) {
     browser
@@ -560,29 +594,7 @@ async fn staff_upload_pictures_and_write_an_announcement() {
     browser.assert_accessible("library").await.unwrap();
     browser.assert_self_contained("library").await.unwrap();
     browser.save_screenshot("library-desktop").await.unwrap();
-    browser
-        .find("#announcement button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "[...document.querySelectorAll('#items th')].some(th => th.textContent === 'Markt Donnerstag')",
-            T,
-            "the announcement listed",
-        )
-        .await
-        .unwrap();
-    let (_, items) = api.get("/api/items").await.unwrap();
-    let saved = items
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "Markt Donnerstag")
-        .cloned()
-        .unwrap();
+    let saved = save_announcement(&browser, &api, "Markt Donnerstag").await;
     assert_eq!(saved["tags"], json!(["markt", "innenstadt"]));
     assert_eq!(saved["content"]["title"], "Wochenmarkt");
     assert!(saved["content"]["image"]["sha256"].is_string(), "{saved}");

@@ -4,6 +4,7 @@
 //! binary renders them), and see the group's player receive it: its manifest
 //! names the item and the picture, and the picture downloads byte for byte.
 
+use super::web_console::save_announcement;
 use super::web_schedule::{create_in_form, set_value};
 use super::{T, grouped_display, online, start};
 use reqwest::StatusCode;
@@ -83,28 +84,8 @@ async fn an_announcement_goes_from_the_browser_to_the_groups_player() {
         )
         .await
         .unwrap();
-    browser
-        .find("#announcement button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "[...document.querySelectorAll('#items th')].some(th => th.textContent === 'Wochenmarkt')",
-            T,
-            "the announcement saved",
-        )
-        .await
-        .unwrap();
-    let (_, items) = api.get("/api/items").await.unwrap();
-    let item = items
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "Wochenmarkt")
-        .and_then(|i| i["id"].as_i64())
+    let item = save_announcement(&browser, &api, "Wochenmarkt").await["id"]
+        .as_i64()
         .unwrap();
 
     // Scheduled for the group, daily from early to late.
