@@ -28,6 +28,7 @@ use bevy::asset::AssetMetaCheck;
 use bevy::prelude::*;
 use bevy::render::RenderPlugin;
 use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::settings::{RenderCreation, RenderResources, WgpuSettings};
 use bevy::window::{ExitCondition, MonitorSelection, PresentMode, WindowMode, WindowResolution};
 use bevy::winit::{UpdateMode, WinitPlugin, WinitSettings, WinitUserEvent};
 use std::sync::{Arc, Mutex};
@@ -44,12 +45,19 @@ pub enum PlayerError {
     NoFrame(Duration),
     #[error("captured frame cannot be converted: {0}")]
     Convert(String),
+    #[error(transparent)]
+    X11(#[from] app::x11_output::X11Error),
 }
 
 /// Bevy with only what the player uses. The camera draws into an offscreen
-/// image ([`Output::Screenshot`], [`Output::Offscreen`]) or into a window
-/// ([`Output::Window`]: winit, X11 or Wayland).
+/// image ([`Output::Screenshot`], [`Output::Offscreen`], [`Output::X11`]) or
+/// into a window ([`Output::Window`]: winit, X11 or Wayland).
 pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
+    bevy_app_with(opts, output, None)
+}
+
+/// [`bevy_app`] on a renderer made beforehand (`None`: Bevy makes it).
+pub fn bevy_app_with(opts: &AppOptions, output: Output, renderer: Option<RenderResources>) -> App {
     let mut app = App::new();
     let (width, height) = opts
         .size
@@ -90,6 +98,10 @@ pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
         .set(RenderPlugin {
             // Every pipeline ready for the first frame: no half-drawn frame.
             synchronous_pipeline_compilation: true,
+            render_creation: match renderer {
+                Some(r) => RenderCreation::Manual(r),
+                None => RenderCreation::default(),
+            },
             ..default()
         })
         .set(AssetPlugin {
@@ -99,7 +111,8 @@ pub fn bevy_app(opts: &AppOptions, output: Output) -> App {
         })
         .build();
     if output != Output::Window {
-        // No display needed offscreen: winit would open a connection to one.
+        // No display needed offscreen (the X11 output opens its own window):
+        // winit would open a connection to one.
         plugins = plugins.disable::<WinitPlugin>();
     }
     if output == Output::Screenshot {
@@ -196,6 +209,8 @@ pub struct RunOptions {
     pub output: Output,
     /// With [`Output::Window`]: borderless full screen on the primary monitor.
     pub fullscreen: bool,
+    /// With [`Output::Window`]: how frames reach the screen.
+    pub present: app::x11_output::Present,
     /// Exit after this long (benchmarks); `None`: run until closed.
     pub exit_after: Option<Duration>,
     /// Print the count of drawn frames once a second (benchmarks).
@@ -220,7 +235,7 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
         Arc::new(Mutex::new(store)),
     )
     .map_err(PlayerError::Thread)?;
-    let app_opts = AppOptions {
+    let mut app_opts = AppOptions {
         data_dir: opts.data_dir.clone(),
         server: opts.server.clone(),
         manifest,
@@ -232,7 +247,9 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
         fullscreen: opts.fullscreen,
         live: opts.live.clone(),
     };
-    let mut app = bevy_app(&app_opts, opts.output);
+    let (output, renderer, x11) = choose_output(&opts, &mut app_opts)?;
+    let mut app = bevy_app_with(&app_opts, output, renderer);
+    info!("frames go to {output:?}");
     watchdog::plugin(&mut app);
     memory::plugin(&mut app);
     let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));
@@ -251,7 +268,7 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
         exit_after: opts.exit_after,
         every_second: opts.frame_log,
     };
-    match opts.output {
+    match output {
         Output::Window => {
             app.insert_resource(WinitSettings {
                 focused_mode: UpdateMode::reactive_low_power(IDLE_WAIT),
@@ -265,7 +282,16 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
             })?;
             app.run();
         }
-        Output::Offscreen | Output::Screenshot => {
+        Output::Offscreen | Output::Screenshot | Output::X11 => {
+            if let Some(out) = x11 {
+                let wake = wake_tx.clone();
+                out.watch(move || {
+                    // The loop is gone only when the app ends.
+                    let _ = wake.send(());
+                })
+                .map_err(PlayerError::Thread)?;
+                app::x11_output::plugin(&mut app, out);
+            }
             spawn_relay(net.events.clone(), events_tx, move || {
                 wake_tx.send(()).is_ok()
             })?;
@@ -276,6 +302,58 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     }
     net.stop();
     Ok(())
+}
+
+/// Where a window's frames go ([`app::x11_output`]): for `--present auto`
+/// on an X display the renderer is made first, and a CPU renderer gets the
+/// X11 output (at the screen's size when full screen); otherwise, or when
+/// that window cannot be opened, the swap chain. The renderer made for the
+/// question is the one the app uses.
+#[allow(clippy::type_complexity)]
+fn choose_output(
+    opts: &RunOptions,
+    app_opts: &mut AppOptions,
+) -> Result<
+    (
+        Output,
+        Option<RenderResources>,
+        Option<Arc<app::x11_output::X11Output>>,
+    ),
+    PlayerError,
+> {
+    use app::x11_output::{Present, X11Output, choose, display_is_x11};
+    let asks = match opts.present {
+        Present::Swapchain => false,
+        Present::Auto => display_is_x11(),
+        Present::X11 => true,
+    };
+    if opts.output != Output::Window || !asks {
+        return Ok((opts.output, None, None));
+    }
+    let settings = WgpuSettings::default();
+    let backends = settings.backends.unwrap_or_default();
+    let renderer = bevy::tasks::block_on(bevy::render::renderer::initialize_renderer(
+        backends, None, &settings,
+    ));
+    let cpu = renderer.2.device_type == wgpu_types::DeviceType::Cpu;
+    if !choose(opts.present, cpu) {
+        return Ok((Output::Window, Some(renderer), None));
+    }
+    let size = app_opts
+        .size
+        .unwrap_or_else(|| app::output_size(app_opts.manifest.as_ref()));
+    match X11Output::open(size, opts.fullscreen, app::palette::BACKGROUND) {
+        Ok(out) => {
+            app_opts.size = Some((out.size.x, out.size.y));
+            Ok((Output::X11, Some(renderer), Some(out)))
+        }
+        Err(e) if opts.present == Present::X11 => Err(e.into()),
+        Err(e) => {
+            // Before the app's log exists; the journal keeps stderr.
+            eprintln!("the X11 output cannot be used ({e}): frames go through the swap chain");
+            Ok((Output::Window, Some(renderer), None))
+        }
+    }
 }
 
 /// How long an idle loop sleeps at most: the clock's resolution.

@@ -29,6 +29,12 @@ struct Cli {
     /// Show in a borderless full-screen window (the kiosk, e.g. under `cage`).
     #[arg(long, conflicts_with = "headless")]
     fullscreen: bool,
+    /// How a window's frames reach the screen: `swapchain` (Vulkan, X11 or
+    /// Wayland), `x11` (only the changed rectangles, into the player's own
+    /// X11 window: cheaper on a software rasterizer), `auto` (`x11` when the
+    /// renderer is a CPU and the display is X11).
+    #[arg(long, value_enum, default_value_t = player::app::x11_output::Present::Auto, env = "PLAYER_PRESENT")]
+    present: player::app::x11_output::Present,
     /// Exit after this many seconds (benchmarks).
     #[arg(long)]
     exit_after: Option<f64>,
@@ -128,6 +134,7 @@ fn main() -> anyhow::Result<()> {
             player::app::Output::Window
         },
         fullscreen: cli.fullscreen,
+        present: cli.present,
         exit_after: cli.exit_after.map(std::time::Duration::from_secs_f64),
         frame_log: cli.frame_log,
         live,

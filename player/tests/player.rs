@@ -12,6 +12,8 @@ mod video;
 mod watchdog;
 #[path = "player/wayland.rs"]
 mod wayland;
+#[path = "player/x11.rs"]
+mod x11;
 
 use serde_json::{Value, json};
 use sha2::Digest as _;

@@ -11,12 +11,14 @@ pub mod alert;
 pub mod fonts;
 pub mod indicator;
 pub mod link;
+pub mod no_depth;
 pub mod offscreen;
 pub mod pairing;
 pub mod redraw;
 pub mod report;
 pub mod targets;
 pub mod video;
+pub mod x11_output;
 pub mod zones;
 
 use bevy::prelude::*;
@@ -62,8 +64,12 @@ pub enum Output {
     /// An offscreen image, frame after frame (`--headless`).
     #[default]
     Offscreen,
-    /// The primary window (X11 or Wayland, e.g. under `cage`).
+    /// The primary window (X11 or Wayland, e.g. under `cage`), through a
+    /// Vulkan swap chain.
     Window,
+    /// The offscreen image, its changed rectangles copied to the player's
+    /// own X11 window ([`x11_output`]: for CPU renderers).
+    X11,
 }
 
 /// The time the player shows: the wall clock, or a fixed instant (`--at`).
@@ -185,6 +191,7 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             fonts::plugin,
             offscreen::plugin,
             targets::plugin,
+            no_depth::plugin,
             redraw::plugin,
             link::plugin,
             zones::plugin,

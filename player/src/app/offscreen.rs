@@ -1,6 +1,6 @@
 //! The cameras and their render target: an offscreen image (headless, Mesa
-//! lavapipe works), which screenshots read back, or the primary window
-//! ([`Output::Window`]).
+//! lavapipe works), which screenshots read back and the X11 output shows
+//! ([`super::x11_output`]), or the primary window ([`Output::Window`]).
 //!
 //! Three tiers of cameras share the target and its intermediate ("main")
 //! texture, which persists from frame to frame:
@@ -23,7 +23,8 @@
 //! draw it copies the whole main texture to the swap chain (one textured
 //! pass; the static pixels come from the persistent main texture). An
 //! offscreen image is one persistent texture: there each camera copies only
-//! its own rectangle.
+//! its own rectangle, and the X11 output ([`super::x11_output`]) sends just
+//! those rectangles to its window.
 //!
 //! The layout is computed in the display's resolution from the manifest
 //! ([`Settings`]); [`fit_output`] scales it uniformly to the real output
@@ -162,16 +163,25 @@ pub fn plugin(app: &mut App) {
     let settings = app.world().resource::<Settings>().clone();
     let output = app.world().get_resource::<Output>().copied();
     let size = UVec2::new(settings.output_width, settings.output_height);
+    // The X11 output sends the image's bytes to X as they are: BGRX.
+    let format = if output == Some(Output::X11) {
+        TextureFormat::Bgra8UnormSrgb
+    } else {
+        TextureFormat::Rgba8UnormSrgb
+    };
     let image = (output != Some(Output::Window)).then(|| {
-        let mut image = Image::new_fill(
+        // No pixels of its own: the base camera's clear fills it in the
+        // first frame, and a filled one would cost 8 MB at 1080p in the main
+        // world plus as much again for its upload, kept in the renderer's
+        // memory block.
+        let mut image = Image::new_uninit(
             Extent3d {
                 width: size.x,
                 height: size.y,
                 depth_or_array_layers: 1,
             },
             TextureDimension::D2,
-            &[0, 0, 0, 255],
-            TextureFormat::Rgba8UnormSrgb,
+            format,
             RenderAssetUsages::default(),
         );
         image.texture_descriptor.usage |= TextureUsages::RENDER_ATTACHMENT
@@ -197,6 +207,20 @@ pub fn plugin(app: &mut App) {
             IsDefaultUiCamera,
         ))
         .id();
+    // The background over the whole output, under everything the base
+    // camera draws: its UI pass then always runs, and being the first pass
+    // on the main texture it clears it (see `super::no_depth`).
+    world.spawn((
+        Node {
+            position_type: PositionType::Absolute,
+            width: percent(100),
+            height: percent(100),
+            ..default()
+        },
+        BackgroundColor(palette::BACKGROUND),
+        GlobalZIndex(i32::MIN),
+        UiTargetCamera(target.camera),
+    ));
     target.overlay = world
         .spawn((
             camera(

@@ -174,8 +174,9 @@ fn build_layout(
     let mut zones = zones;
     zones.sort_by_key(|z| z.z);
     let mut owned = Vec::new();
-    // No background: the base camera clears to the same colour, and every
-    // full-screen quad costs a pass over all pixels on a software rasterizer.
+    // No background: the output's background node lies under it (see
+    // `offscreen`), and every full-screen quad costs a pass over all pixels
+    // on a software rasterizer.
     let layer = commands
         .spawn(Node {
             position_type: PositionType::Absolute,

@@ -446,7 +446,11 @@ impl Display {
             .context("starting Xvfb")?;
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &name[1..]));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
+        while !socket.exists() || xvfb.try_wait().is_ok_and(|s| s.is_some()) {
+            if let Ok(Some(status)) = xvfb.try_wait() {
+                // Its socket may be another server's (a stale :87).
+                bail!("Xvfb on {name} exited at start ({status}): is another X server on it?");
+            }
             if Instant::now() > deadline {
                 stop_group(&mut xvfb);
                 bail!("Xvfb did not come up on {name}");

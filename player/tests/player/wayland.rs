@@ -114,7 +114,7 @@ impl Drop for Proc {
 }
 
 /// Fails clearly when a tool the test needs is not installed.
-fn require(tool: &str) -> PathBuf {
+pub fn require(tool: &str) -> PathBuf {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
@@ -206,12 +206,12 @@ fn grab(runtime: &Path, home: &Path, display: &str, out: &Path) -> Option<image:
     image::open(out).ok().map(|i| i.to_rgba8())
 }
 
-fn close(p: [u8; 4], want: [u8; 3], tol: u8) -> bool {
+pub fn close(p: [u8; 4], want: [u8; 3], tol: u8) -> bool {
     (0..3).all(|i| p[i].abs_diff(want[i]) <= tol)
 }
 
-const ORANGE: [u8; 3] = [240, 120, 0];
-const GREEN: [u8; 3] = [20, 170, 60];
+pub const ORANGE: [u8; 3] = [240, 120, 0];
+pub const GREEN: [u8; 3] = [20, 170, 60];
 
 #[test]
 fn the_player_runs_full_screen_as_a_wayland_client_under_cage() {
