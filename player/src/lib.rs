@@ -8,12 +8,14 @@
 //! - [`german`]: dates and times in German.
 //! - [`video`]: GStreamer decoding for video and livestream zones.
 //! - [`watchdog`]: systemd readiness, status and watchdog heartbeats.
+//! - [`kiosk`]: the kiosk image's first-boot file (`kiosk.conf`), for `kiosk-config`.
 //!
 //! Invariant: the frame loop never waits on the network or a download; the
 //! network thread never touches the ECS. They meet only in channels.
 
 pub mod app;
 pub mod german;
+pub mod kiosk;
 pub mod memory;
 pub mod net;
 pub mod show;
@@ -63,7 +65,7 @@ pub fn bevy_app_with(opts: &AppOptions, output: Output, renderer: Option<RenderR
         .size
         .unwrap_or_else(|| app::output_size(opts.manifest.as_ref()));
     let primary_window = (output == Output::Window).then(|| Window {
-        title: "Stadtbildschirm".into(),
+        title: app::WINDOW_TITLE.into(),
         // The layout is computed in pixels of the display's resolution.
         resolution: WindowResolution::new(width, height).with_scale_factor_override(1.0),
         mode: if opts.fullscreen {
@@ -217,6 +219,8 @@ pub struct RunOptions {
     pub frame_log: bool,
     /// Live data to show until the server sends newer (benchmarks, demos).
     pub live: Vec<content::live::LiveData>,
+    /// Why the kiosk's setup file was refused, shown on screen.
+    pub setup_problem: Option<String>,
 }
 
 /// Runs the player: cache first, network thread, frame loop (offscreen or a
@@ -250,6 +254,9 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     let (output, renderer, x11) = choose_output(&opts, &mut app_opts)?;
     let mut app = bevy_app_with(&app_opts, output, renderer);
     info!("frames go to {output:?}");
+    if let Some(p) = &opts.setup_problem {
+        app.insert_resource(app::indicator::SetupProblem(p.clone()));
+    }
     watchdog::plugin(&mut app);
     memory::plugin(&mut app);
     let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));

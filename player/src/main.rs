@@ -53,6 +53,11 @@ struct Cli {
     /// refused and reported. Default: bounded by the disk alone.
     #[arg(long, env = "PLAYER_CACHE_MAX_MB")]
     cache_max_mb: Option<u64>,
+    /// A file whose text, when it exists and is not empty, is shown full
+    /// screen as a setup problem (the kiosk's `kiosk-config` writes why it
+    /// refused the first-boot file there).
+    #[arg(long, env = "PLAYER_SETUP_PROBLEM_FILE")]
+    setup_problem_file: Option<PathBuf>,
     /// Output size WIDTHxHEIGHT; defaults to the display's resolution.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
@@ -122,6 +127,12 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let setup_problem = cli
+        .setup_problem_file
+        .as_deref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     player::run(player::RunOptions {
         server: cli.server,
         data_dir: cli.data_dir,
@@ -138,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         exit_after: cli.exit_after.map(std::time::Duration::from_secs_f64),
         frame_log: cli.frame_log,
         live,
+        setup_problem,
     })?;
     Ok(())
 }

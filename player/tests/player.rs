@@ -2,6 +2,8 @@
 //! compared with reviewed reference images, and the network side against the
 //! real control-server binary.
 
+#[path = "player/kiosk.rs"]
+mod kiosk;
 #[path = "player/render.rs"]
 mod render;
 #[path = "player/system.rs"]

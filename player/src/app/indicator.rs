@@ -10,15 +10,18 @@ use super::{CurrentManifest, Phase, PlayerSet, Settings, palette};
 use bevy::prelude::*;
 
 pub fn plugin(app: &mut App) {
-    app.add_systems(Update, storage_notice.in_set(PlayerSet::Draw))
-        // The offline corner notice is drawn by `zones`; the log says it too.
-        .add_systems(OnEnter(Phase::Offline), || {
-            warn!(
-                "the server has been unreachable for over {} minutes: \
+    app.add_systems(
+        Update,
+        (storage_notice, setup_notice).in_set(PlayerSet::Draw),
+    )
+    // The offline corner notice is drawn by `zones`; the log says it too.
+    .add_systems(OnEnter(Phase::Offline), || {
+        warn!(
+            "the server has been unreachable for over {} minutes: \
                  showing the offline notice, playing from the cache",
-                super::OFFLINE_NOTICE_MIN
-            );
-        });
+            super::OFFLINE_NOTICE_MIN
+        );
+    });
 }
 
 /// How the storage notice is shown.
@@ -120,6 +123,70 @@ fn storage_notice(
     }
 }
 
+/// A fault in the display's own setup that only someone on site can fix:
+/// the kiosk's first-boot file was refused (`kiosk-config` leaves its
+/// reason in a file the player is pointed at). Shown from the start until
+/// the next boot, over the schedule and the pairing code (which would lead
+/// nowhere with a wrong server address), under an alert.
+#[derive(Resource, Debug, Clone)]
+pub struct SetupProblem(pub String);
+
+/// The headline of the setup notice.
+pub const SETUP_TEXT: &str = "Einrichtung fehlerhaft";
+
+#[derive(Component, Debug)]
+pub struct SetupNotice;
+
+fn setup_notice(
+    mut commands: Commands,
+    problem: Option<Res<SetupProblem>>,
+    fonts: Res<Fonts>,
+    settings: Res<Settings>,
+    shown: Query<(), With<SetupNotice>>,
+) {
+    let Some(problem) = problem else { return };
+    if !shown.is_empty() {
+        return;
+    }
+    error!("showing the setup problem on screen: {}", problem.0);
+    let base = settings.width.min(settings.height) as f32;
+    commands.spawn((
+        SetupNotice,
+        Node {
+            position_type: PositionType::Absolute,
+            width: percent(100),
+            height: percent(100),
+            flex_direction: FlexDirection::Column,
+            justify_content: JustifyContent::Center,
+            align_items: AlignItems::Center,
+            row_gap: px(base * 0.04),
+            padding: UiRect::all(px(base * 0.06)),
+            ..default()
+        },
+        GlobalZIndex(800),
+        BackgroundColor(palette::BACKGROUND),
+        children![
+            (
+                Text::new(SETUP_TEXT),
+                fonts.bold(base * 0.08),
+                TextColor(palette::TEXT),
+            ),
+            (
+                Text::new("Bitte kiosk.conf auf der Boot-Partition prüfen und neu starten."),
+                fonts.regular(base * 0.035),
+                TextColor(palette::MUTED),
+                TextLayout::justify(Justify::Center),
+            ),
+            (
+                Text::new(problem.0.clone()),
+                fonts.regular(base * 0.03),
+                TextColor(palette::TEXT),
+                TextLayout::justify(Justify::Center),
+            ),
+        ],
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +258,27 @@ mod tests {
                 (n, texts)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_refused_setup_file_is_shown_with_its_reason_once() {
+        let mut app = app(true);
+        app.update();
+        let world = app.world_mut();
+        assert_eq!(world.query::<&SetupNotice>().iter(world).count(), 0);
+        let reason = "kiosk.conf, line 2: `rotation` must be 0, 90, 180 or 270";
+        app.insert_resource(SetupProblem(reason.to_owned()));
+        app.update();
+        app.update();
+        let world = app.world_mut();
+        let mut q = world.query_filtered::<&Children, With<SetupNotice>>();
+        let children: Vec<Entity> = q.single(world).unwrap().iter().collect();
+        let texts: Vec<String> = children
+            .iter()
+            .filter_map(|&e| world.get::<Text>(e).map(|t| t.0.clone()))
+            .collect();
+        assert_eq!(texts[0], SETUP_TEXT);
+        assert_eq!(texts[2], reason);
     }
 
     #[test]

@@ -29,6 +29,9 @@ use content::manifest::Manifest;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The window's title (window managers and tests find it by this name).
+pub const WINDOW_TITLE: &str = "Stadtbildschirm";
+
 /// The app's phases.
 #[derive(States, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Phase {

@@ -170,7 +170,7 @@ impl X11Output {
             window,
             AtomEnum::WM_NAME,
             AtomEnum::STRING,
-            "Stadtbildschirm".as_bytes(),
+            super::WINDOW_TITLE.as_bytes(),
         )?;
         let protocols = conn.intern_atom(false, b"WM_PROTOCOLS")?.reply()?.atom;
         let wm_delete = conn.intern_atom(false, b"WM_DELETE_WINDOW")?.reply()?.atom;

@@ -255,7 +255,7 @@ fn the_x11_output_shows_the_schedule_and_sends_only_what_changed() {
 
     // The window manager's close: the player ends, successfully.
     let window = x
-        .window_named("Stadtbildschirm")
+        .window_named(player::app::WINDOW_TITLE)
         .expect("the player's window");
     let atom = |n: &[u8]| x.conn.intern_atom(false, n).unwrap().reply().unwrap().atom;
     let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));

@@ -1,0 +1,94 @@
+#!/bin/sh
+# Builds the kiosk's disk image from Debian 12 packages:
+#
+#   kiosk-image/build.sh ARCH BIN_DIR OUT_DIR
+#
+# ARCH is arm64 (Raspberry Pi 4/5) or amd64 (the variant booted in QEMU).
+# BIN_DIR holds `player` and `kiosk-config` built for ARCH (on a machine
+# of that architecture: `cargo build --release -p player --bins`). OUT_DIR
+# receives kiosk-ARCH.img and, for amd64, the kernel and initrd QEMU boots.
+#
+# Tools: mmdebstrap, genimage, mtools, dosfstools, e2fsprogs (Debian's).
+# Packages come from the host's apt sources. Reproducible: the package set
+# is pinned by the sources' state, timestamps by SOURCE_DATE_EPOCH (default:
+# the last commit's time).
+set -eu
+
+if [ $# -ne 3 ]; then
+    echo "usage: $0 arm64|amd64 BIN_DIR OUT_DIR" >&2
+    exit 2
+fi
+arch=$1
+bins=$2
+out=$3
+here=$(cd "$(dirname "$0")" && pwd)
+
+case "$arch" in
+    amd64) kernel=linux-image-amd64 ;;
+    arm64) kernel="linux-image-arm64 raspi-firmware" ;;
+    *)
+        echo "build.sh: unknown architecture '$arch' (arm64 or amd64)" >&2
+        exit 2
+        ;;
+esac
+for bin in player kiosk-config; do
+    if [ ! -x "$bins/$bin" ]; then
+        echo "build.sh: $bins/$bin is missing or not executable" >&2
+        exit 2
+    fi
+done
+for tool in mmdebstrap genimage mcopy mkfs.vfat mke2fs; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "build.sh: $tool is not installed (see kiosk-image/README.md)" >&2
+        exit 2
+    fi
+done
+
+: "${SOURCE_DATE_EPOCH:=$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}"
+export SOURCE_DATE_EPOCH
+
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+root="$work/root"
+
+# What the display runs, and nothing else: no desktop, no display manager.
+packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod
+    iproute2 nftables wpasupplicant openssh-server unattended-upgrades
+    ca-certificates cage libvulkan1 mesa-vulkan-drivers
+    libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-libav initramfs-tools $kernel"
+
+# shellcheck disable=SC2086 # the package list is meant to split into words
+mmdebstrap --variant=minbase --architectures="$arch" \
+    --components="main non-free-firmware" \
+    --include="$(echo $packages | tr ' ' ',')" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook="\"$here/customize.sh\" \"\$1\" \"$here\" \"$bins\"" \
+    bookworm "$root"
+
+# The boot partition: kernel, initrd, the example settings as kiosk.conf.
+boot="$work/boot"
+mkdir -p "$boot"
+cp "$here/kiosk.conf.example" "$boot/kiosk.conf"
+if [ "$arch" = arm64 ]; then
+    cp -r "$root/boot/firmware/." "$boot/"
+    cp "$here/boot/config.txt" "$here/boot/cmdline.txt" "$boot/"
+else
+    cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
+    cp "$root"/boot/initrd.img-* "$out/initrd.img"
+fi
+rm -rf "$root/boot/firmware"/* "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-*
+
+# FAT made here (a fixed volume id, for the same bytes each build);
+# genimage takes it from its input path and adds the ext4 partitions.
+truncate -s 256M "$work/boot.vfat"
+mkfs.vfat -n KIOSKBOOT -i 4b494f53 "$work/boot.vfat" >/dev/null
+mcopy -s -m -i "$work/boot.vfat" "$boot"/* ::
+genimage --config "$here/genimage.cfg" --rootpath "$root" \
+    --inputpath "$work" --outputpath "$out" --tmppath "$work/genimage"
+mv "$out/kiosk.img" "$out/kiosk-$arch.img"
+ls -l "$out"
