@@ -4,8 +4,8 @@
 #   kiosk-image/build.sh ARCH BIN_DIR OUT_DIR
 #
 # ARCH is arm64 (Raspberry Pi 4/5) or amd64 (the variant booted in QEMU).
-# BIN_DIR holds `player` and `kiosk-config` built for ARCH (on a machine
-# of that architecture: `cargo build --release -p player --bins`). OUT_DIR
+# BIN_DIR holds `player` built for ARCH (on a machine of that
+# architecture: `cargo build --release -p player --bins`). OUT_DIR
 # receives kiosk-ARCH.img and, for amd64, the kernel and initrd QEMU boots.
 #
 # Tools: mmdebstrap, genimage, mtools, dosfstools, e2fsprogs (Debian's).
@@ -31,12 +31,10 @@ case "$arch" in
         exit 2
         ;;
 esac
-for bin in player kiosk-config; do
-    if [ ! -x "$bins/$bin" ]; then
-        echo "build.sh: $bins/$bin is missing or not executable" >&2
-        exit 2
-    fi
-done
+if [ ! -x "$bins/player" ]; then
+    echo "build.sh: $bins/player is missing or not executable" >&2
+    exit 2
+fi
 for tool in mmdebstrap genimage mcopy mkfs.vfat mke2fs; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "build.sh: $tool is not installed (see kiosk-image/README.md)" >&2
@@ -53,21 +51,22 @@ trap 'rm -rf "$work"' EXIT INT TERM
 root="$work/root"
 
 # What the display runs, and nothing else: no desktop, no display manager.
-packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod
+packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod netbase
     iproute2 nftables wpasupplicant openssh-server unattended-upgrades
-    ca-certificates cage libvulkan1 mesa-vulkan-drivers
+    ca-certificates cage xwayland seatd libvulkan1 mesa-vulkan-drivers
     libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-libav initramfs-tools $kernel"
 
 # shellcheck disable=SC2086 # the package list is meant to split into words
 mmdebstrap --variant=minbase --architectures="$arch" \
+    --aptopt='APT::Install-Recommends "false"' \
     --components="main non-free-firmware" \
     --include="$(echo $packages | tr ' ' ',')" \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --customize-hook="\"$here/customize.sh\" \"\$1\" \"$here\" \"$bins\"" \
+    --customize-hook="\"$here/customize.sh\" \"\$1\" \"$here\" \"$bins\" $arch" \
     bookworm "$root"
 
 # The boot partition: kernel, initrd, the example settings as kiosk.conf.

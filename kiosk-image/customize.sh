@@ -1,13 +1,17 @@
 #!/bin/sh
 # mmdebstrap's customize hook (see build.sh): $1 is the new root, $2 this
-# folder, $3 the folder with the binaries.
+# folder, $3 the folder with the binaries, $4 the architecture.
 set -eu
 root=$1
 here=$2
 bins=$3
+arch=$4
 
 cp -r "$here/rootfs/." "$root/"
-install -m 0755 "$bins/player" "$bins/kiosk-config" "$root/usr/local/bin/"
+# Stripped: the symbols are a third of the player's size. kiosk-config is
+# the same binary under another name (it looks at its name).
+install -s -m 0755 "$bins/player" "$root/usr/local/bin/player"
+ln -sf player "$root/usr/local/bin/kiosk-config"
 mkdir -p "$root/data" "$root/boot/firmware" "$root/usr/share/doc/kiosk"
 cp "$here/README.md" "$root/usr/share/doc/kiosk/README.md"
 
@@ -18,6 +22,30 @@ chroot "$root" useradd --system --create-home --home-dir /var/lib/player \
 chroot "$root" useradd --create-home --shell /bin/bash technik
 chroot "$root" passwd --lock technik
 
+# The QEMU variant's kernel needs no drivers for radios, sound, cameras,
+# other GPUs or exotic storage: a third of the image otherwise.
+if [ "$arch" = amd64 ]; then
+    for modules in "$root"/usr/lib/modules/*; do
+        for dir in drivers/net/wireless drivers/infiniband drivers/media \
+            drivers/staging drivers/isdn drivers/bluetooth sound net/wireless \
+            net/mac80211 net/bluetooth drivers/gpu/drm/amd drivers/gpu/drm/radeon \
+            drivers/gpu/drm/nouveau drivers/gpu/drm/i915 fs/btrfs fs/xfs fs/ocfs2 \
+            fs/gfs2 fs/ceph fs/smb fs/nfs fs/nfsd; do
+            rm -rf "${modules:?}/kernel/$dir"
+        done
+        chroot "$root" depmod "$(basename "$modules")"
+    done
+    # QEMU's virtual GPU has no EGL driver: cage composes with pixman
+    # (wlroots 0.15 crashed in the EGL fallback there).
+    mkdir -p "$root/etc/systemd/system/player.service.d"
+    printf '[Service]\nEnvironment=WLR_RENDERER=pixman\n' \
+        > "$root/etc/systemd/system/player.service.d/qemu.conf"
+fi
+
+# D-Bus reads the machine id here; systemd provides /etc/machine-id at boot.
+mkdir -p "$root/var/lib/dbus"
+ln -sf /etc/machine-id "$root/var/lib/dbus/machine-id"
+
 # Settings that live in /run (written at boot by kiosk-config).
 ln -sf /run/kiosk/localtime "$root/etc/localtime"
 mkdir -p "$root/etc/wpa_supplicant"
@@ -25,9 +53,12 @@ ln -sf /run/kiosk/wpa_supplicant.conf "$root/etc/wpa_supplicant/wpa_supplicant-w
 
 # Boot into the player; no login prompt on the screen.
 chroot "$root" systemctl set-default graphical.target
-chroot "$root" systemctl enable player.service kiosk-config.service \
+chroot "$root" systemctl enable player.service kiosk-config.service seatd.service \
     kiosk-ssh-firewall.service nftables.service systemd-networkd.service \
-    systemd-resolved.service systemd-timesyncd.service wpa_supplicant@wlan0.service
+    systemd-resolved.service systemd-timesyncd.service
+mkdir -p "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
+ln -sf /lib/systemd/system/wpa_supplicant@.service \
+    "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service"
 chroot "$root" systemctl disable getty@tty1.service ssh.service
 chroot "$root" systemctl mask serial-getty@ttyAMA0.service
 

@@ -1,5 +1,7 @@
 //! The kiosk player's command line; everything else is in the library.
 
+mod kiosk_cli;
+
 use anyhow::Context as _;
 use clap::Parser;
 use std::path::PathBuf;
@@ -70,6 +72,14 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The kiosk image links `kiosk-config` to this binary (one program
+    // less to ship).
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| std::path::Path::new(&a).file_name() == Some("kiosk-config".as_ref()))
+    {
+        return kiosk_cli::main();
+    }
     let cli = Cli::parse();
     let live: Vec<content::live::LiveData> = match &cli.live {
         Some(path) => serde_json::from_str(

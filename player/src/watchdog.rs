@@ -71,12 +71,15 @@ impl Notifier {
 }
 
 /// Half of `WATCHDOG_USEC`, when the watchdog is on for this process
-/// (`WATCHDOG_PID`, when set, names it).
+/// (`WATCHDOG_PID`, when set, names it, or names its parent: on the kiosk
+/// systemd starts cage, which runs the player, and the unit's watchdog
+/// means the player's frame loop; `NotifyAccess=all` accepts its pings).
 pub fn watchdog_interval() -> Option<Duration> {
-    if let Some(pid) = std::env::var_os("WATCHDOG_PID")
-        && pid.to_string_lossy().parse::<u32>().ok() != Some(std::process::id())
-    {
-        return None;
+    if let Some(pid) = std::env::var_os("WATCHDOG_PID") {
+        let pid = pid.to_string_lossy().parse::<u32>().ok();
+        if pid != Some(std::process::id()) && pid != Some(std::os::unix::process::parent_id()) {
+            return None;
+        }
     }
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     (usec > 0).then(|| Duration::from_micros(usec) / 2)

@@ -145,6 +145,15 @@ fn every_kiosk_unit_passes_systemd_analyze_verify() {
         }
     }
     assert!(names.len() >= 3, "units found: {names:?}");
+    // Units the image installs from Debian packages that this machine
+    // need not have: stand-ins, so the references resolve.
+    for (name, exec) in [("seatd.service", "/bin/true")] {
+        std::fs::write(
+            tmp.path().join(name),
+            format!("[Unit]\nDescription=stand-in\n[Service]\nExecStart={exec}\n"),
+        )
+        .unwrap();
+    }
     let o = run(Command::new("systemd-analyze")
         .arg("verify")
         .args(&names)
