@@ -328,23 +328,24 @@ fn choose_output(
     ),
     PlayerError,
 > {
-    use app::x11_output::{Present, X11Output, choose, display_is_x11};
-    let asks = match opts.present {
-        Present::Swapchain => false,
-        Present::Auto => display_is_x11(),
-        Present::X11 => true,
-    };
-    if opts.output != Output::Window || !asks {
+    use app::x11_output::{Present, X11Output, choose};
+    if opts.output != Output::Window {
         return Ok((opts.output, None, None));
     }
-    let settings = WgpuSettings::default();
-    let backends = settings.backends.unwrap_or_default();
-    let renderer = bevy::tasks::block_on(bevy::render::renderer::initialize_renderer(
-        backends, None, &settings,
-    ));
-    let cpu = renderer.2.device_type == wgpu_types::DeviceType::Cpu;
-    if !choose(opts.present, cpu) {
-        return Ok((Output::Window, Some(renderer), None));
+    // Made only when the choice depends on it, then kept for the app.
+    let mut renderer = None;
+    let x11 = choose(opts.present, || {
+        let settings = WgpuSettings::default();
+        let backends = settings.backends.unwrap_or_default();
+        let made = bevy::tasks::block_on(bevy::render::renderer::initialize_renderer(
+            backends, None, &settings,
+        ));
+        let cpu = made.2.device_type == wgpu_types::DeviceType::Cpu;
+        renderer = Some(made);
+        cpu
+    });
+    if !x11 {
+        return Ok((Output::Window, renderer, None));
     }
     let size = app_opts
         .size
@@ -352,13 +353,13 @@ fn choose_output(
     match X11Output::open(size, opts.fullscreen, app::palette::BACKGROUND) {
         Ok(out) => {
             app_opts.size = Some((out.size.x, out.size.y));
-            Ok((Output::X11, Some(renderer), Some(out)))
+            Ok((Output::X11, renderer, Some(out)))
         }
         Err(e) if opts.present == Present::X11 => Err(e.into()),
         Err(e) => {
             // Before the app's log exists; the journal keeps stderr.
             eprintln!("the X11 output cannot be used ({e}): frames go through the swap chain");
-            Ok((Output::Window, Some(renderer), None))
+            Ok((Output::Window, renderer, None))
         }
     }
 }

@@ -91,7 +91,7 @@ fn storage_notice(
             commands.spawn((
                 StorageNotice::FullScreen,
                 // Above the idle screen, below the pairing screen and alerts.
-                full_screen(base, 450),
+                super::full_screen(base, 450),
                 children![
                     (
                         Text::new(FULL_SCREEN_TEXT),
@@ -110,26 +110,6 @@ fn storage_notice(
             ));
         }
     }
-}
-
-/// A notice over the whole screen at `z`: its texts (the children) in a
-/// centred column on the background.
-fn full_screen(base: f32, z: i32) -> impl Bundle {
-    (
-        Node {
-            position_type: PositionType::Absolute,
-            width: percent(100),
-            height: percent(100),
-            flex_direction: FlexDirection::Column,
-            justify_content: JustifyContent::Center,
-            align_items: AlignItems::Center,
-            row_gap: px(base * 0.04),
-            padding: UiRect::all(px(base * 0.06)),
-            ..default()
-        },
-        GlobalZIndex(z),
-        BackgroundColor(palette::BACKGROUND),
-    )
 }
 
 /// A fault in the display's own setup that only someone on site can fix:
@@ -161,7 +141,7 @@ fn setup_notice(
     let base = settings.width.min(settings.height) as f32;
     commands.spawn((
         SetupNotice,
-        full_screen(base, 800),
+        super::full_screen(base, 800),
         children![
             (
                 Text::new(SETUP_TEXT),

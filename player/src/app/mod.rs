@@ -236,6 +236,26 @@ fn decide_phase(
     }
 }
 
+/// A layer over the whole screen at `z` (pairing screen, notices): its
+/// texts (the children) in a centred column on the background.
+pub(crate) fn full_screen(base: f32, z: i32) -> impl Bundle {
+    (
+        Node {
+            position_type: PositionType::Absolute,
+            width: percent(100),
+            height: percent(100),
+            flex_direction: FlexDirection::Column,
+            justify_content: JustifyContent::Center,
+            align_items: AlignItems::Center,
+            row_gap: px(base * 0.04),
+            padding: UiRect::all(px(base * 0.06)),
+            ..default()
+        },
+        GlobalZIndex(z),
+        BackgroundColor(palette::BACKGROUND),
+    )
+}
+
 /// Colours of the normal screens.
 pub mod palette {
     use bevy::prelude::Color;

@@ -39,21 +39,7 @@ fn refresh(
         None => ("Verbinde mit dem Server …", "· · ·".to_owned()),
     };
     commands
-        .spawn((
-            PairingLayer { code },
-            Node {
-                position_type: PositionType::Absolute,
-                width: percent(100),
-                height: percent(100),
-                flex_direction: FlexDirection::Column,
-                justify_content: JustifyContent::Center,
-                align_items: AlignItems::Center,
-                row_gap: px(base * 0.04),
-                ..default()
-            },
-            GlobalZIndex(500),
-            BackgroundColor(palette::BACKGROUND),
-        ))
+        .spawn((PairingLayer { code }, super::full_screen(base, 500)))
         .with_children(|c| {
             c.spawn((
                 Text::new(title),

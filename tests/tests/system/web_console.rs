@@ -224,6 +224,48 @@ async fn staff_log_in_see_every_display_and_ask_one_for_a_screenshot() {
     assert!(url.contains("/konsole/anmelden"), "{url}");
 }
 
+/// Opens the preview page, picks `display` (and the time of day, if given),
+/// renders, and returns the rendered image's `[width, height]`.
+pub(super) async fn render_preview(
+    browser: &Browser,
+    base: &str,
+    display: i64,
+    time: Option<&str>,
+) -> serde_json::Value {
+    browser
+        .goto(&format!("{base}/konsole/vorschau"))
+        .await
+        .unwrap();
+    browser
+        .wait_until(
+            &format!("document.querySelector('#display option[value=\"{display}\"]')"),
+            T,
+            "the display to choose",
+        )
+        .await
+        .unwrap();
+    if let Some(time) = time {
+        super::web_schedule::set_value(browser, "#time", time).await;
+    }
+    browser
+        .find("#preview-form button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Real rendering takes a moment on a software renderer.
+    browser
+        .wait_until(
+            "(() => { const i = document.getElementById('preview'); \
+              return i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()",
+            std::time::Duration::from_secs(90),
+            "the rendered preview",
+        )
+        .await
+        .unwrap()
+}
+
 /// Saves the library's announcement form; waits until the list shows `name`
 /// and returns the item as stored.
 pub(super) async fn save_announcement(
@@ -427,35 +469,7 @@ async fn the_preview_shows_a_display_as_the_player_draws_it() {
 
     let browser = Browser::start().await.unwrap();
     log_in(&browser, &base, "admin", ADMIN_PASSWORD).await;
-    browser
-        .goto(&format!("{base}/konsole/vorschau"))
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            &format!("document.querySelector('#display option[value=\"{display}\"]')"),
-            T,
-            "the display to choose",
-        )
-        .await
-        .unwrap();
-    browser
-        .find("#preview-form button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // Real rendering takes a moment on a software renderer.
-    let size = browser
-        .wait_until(
-            "(() => { const i = document.getElementById('preview'); \
-              return i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; })()",
-            std::time::Duration::from_secs(90),
-            "the rendered preview",
-        )
-        .await
-        .unwrap();
+    let size = render_preview(&browser, &base, display, None).await;
     assert_eq!(size, json!([1920, 1080]));
     let caption = browser
         .find("#caption")

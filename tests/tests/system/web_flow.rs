@@ -4,7 +4,7 @@
 //! binary renders them), and see the group's player receive it: its manifest
 //! names the item and the picture, and the picture downloads byte for byte.
 
-use super::web_console::save_announcement;
+use super::web_console::{render_preview, save_announcement};
 use super::web_schedule::{create_in_form, set_value};
 use super::{T, grouped_display, online, start};
 use reqwest::StatusCode;
@@ -137,34 +137,8 @@ async fn an_announcement_goes_from_the_browser_to_the_groups_player() {
     assert_eq!(&got[..], &std::fs::read(&picture).unwrap()[..]);
 
     // The preview at noon today shows the card: real pixels from the player.
-    browser
-        .goto(&format!("{base}/konsole/vorschau"))
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            &format!("document.querySelector('#display option[value=\"{display}\"]')"),
-            T,
-            "the display to choose",
-        )
-        .await
-        .unwrap();
-    set_value(&browser, "#time", "12:00").await;
-    browser
-        .find("#preview-form button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "(() => { const i = document.getElementById('preview'); return i.complete && i.naturalWidth === 1920; })()",
-            std::time::Duration::from_secs(90),
-            "the rendered preview",
-        )
-        .await
-        .unwrap();
+    let size = render_preview(&browser, &base, display, Some("12:00")).await;
+    assert_eq!(size, serde_json::json!([1920, 1080]));
     let at = browser
         .execute(
             "const f = document.getElementById('preview-form'); \

@@ -180,11 +180,7 @@ async fn citizens_watch_the_session_live_and_open_it_in_the_archive_at_a_chapter
         .unwrap()
         .as_f64()
         .unwrap();
-    assert!(
-        (opened - at.floor()).abs() < 0.5,
-        "opened at {opened} s, the link said {} s",
-        at.floor()
-    );
+    assert_opened_at(opened, at);
     browser
         .find("body")
         .await
@@ -299,11 +295,7 @@ async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
         .unwrap()
         .as_f64()
         .unwrap();
-    assert!(
-        (opened - chapter.floor()).abs() < 0.5,
-        "opened at {opened} s, the link said {} s",
-        chapter.floor()
-    );
+    assert_opened_at(opened, chapter);
     firefox
         .execute("document.getElementById('video').play(); return true;")
         .unwrap();
@@ -314,4 +306,14 @@ async fn firefox_plays_the_live_session_and_a_recording_at_a_chapter() {
             "the recording playing on",
         )
         .unwrap();
+}
+
+/// A deep link `?t=` to a chapter starting at `chapter` s opened the video
+/// there (the link carries whole seconds).
+fn assert_opened_at(opened: f64, chapter: f64) {
+    assert!(
+        (opened - chapter.floor()).abs() < 0.5,
+        "opened at {opened} s, the link said {} s",
+        chapter.floor()
+    );
 }
