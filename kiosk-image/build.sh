@@ -7,6 +7,7 @@
 # BIN_DIR holds `player` built for ARCH (on a machine of that
 # architecture: `cargo build --release -p player --bins`). OUT_DIR
 # receives kiosk-ARCH.img and, for amd64, the kernel and initrd QEMU boots.
+# Optional: KIOSK_UPDATE_KEY=path of the player releases' public key.
 #
 # Tools: mmdebstrap, genimage, mtools, dosfstools, e2fsprogs (Debian's).
 # Packages come from the host's apt sources. Reproducible: the package set
@@ -42,6 +43,18 @@ for tool in mmdebstrap genimage mcopy mkfs.vfat mke2fs; do
     fi
 done
 
+# Player updates: the public key releases must be signed with
+# (`player-release keygen`), installed as /etc/kiosk/update-key.pub by
+# customize.sh. Without it the image's player refuses every update.
+if [ -n "${KIOSK_UPDATE_KEY:-}" ]; then
+    if [ ! -r "$KIOSK_UPDATE_KEY" ]; then
+        echo "build.sh: KIOSK_UPDATE_KEY=$KIOSK_UPDATE_KEY is not a readable file" >&2
+        exit 2
+    fi
+    KIOSK_UPDATE_KEY=$(cd "$(dirname "$KIOSK_UPDATE_KEY")" && pwd)/$(basename "$KIOSK_UPDATE_KEY")
+    export KIOSK_UPDATE_KEY
+fi
+
 : "${SOURCE_DATE_EPOCH:=$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}"
 export SOURCE_DATE_EPOCH
 
@@ -53,7 +66,8 @@ root="$work/root"
 # What the display runs, and nothing else: no desktop, no display manager.
 packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod netbase
     iproute2 nftables wpasupplicant openssh-server unattended-upgrades
-    ca-certificates cage xwayland seatd libvulkan1 mesa-vulkan-drivers
+    cloud-guest-utils fdisk
+    ca-certificates cage xwayland seatd libvulkan1 mesa-vulkan-drivers v4l-utils
     libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-libav initramfs-tools $kernel"
 

@@ -12,13 +12,20 @@ cp -r "$here/rootfs/." "$root/"
 # the same binary under another name (it looks at its name).
 install -s -m 0755 "$bins/player" "$root/usr/local/bin/player"
 ln -sf player "$root/usr/local/bin/kiosk-config"
+# player-launch too: the unit's ExecStart, which picks the A/B update slot
+# on /data and execs it (player/src/update/launch.rs).
+ln -sf player "$root/usr/local/bin/player-launch"
+# The key player releases must be signed with (build.sh's KIOSK_UPDATE_KEY).
+if [ -n "${KIOSK_UPDATE_KEY:-}" ]; then
+    install -D -m 0644 "$KIOSK_UPDATE_KEY" "$root/etc/kiosk/update-key.pub"
+fi
 mkdir -p "$root/data" "$root/boot/firmware" "$root/usr/share/doc/kiosk"
 cp "$here/README.md" "$root/usr/share/doc/kiosk/README.md"
 
 # The player's user (no password, no shell login) and the technician's
 # (SSH key only, from kiosk.conf).
 chroot "$root" useradd --system --create-home --home-dir /var/lib/player \
-    --shell /usr/sbin/nologin --groups video,render,input player
+    --shell /usr/sbin/nologin --groups video,render,input,systemd-journal player
 chroot "$root" useradd --create-home --shell /bin/bash technik
 chroot "$root" passwd --lock technik
 
@@ -55,16 +62,17 @@ ln -sf /run/kiosk/wpa_supplicant.conf "$root/etc/wpa_supplicant/wpa_supplicant-w
 chroot "$root" systemctl set-default graphical.target
 chroot "$root" systemctl enable player.service kiosk-config.service seatd.service \
     kiosk-ssh-firewall.service nftables.service systemd-networkd.service \
-    systemd-resolved.service systemd-timesyncd.service
+    systemd-resolved.service systemd-timesyncd.service kiosk-grow-data.service \
+    kiosk-upgrade.timer
 mkdir -p "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
 ln -sf /lib/systemd/system/wpa_supplicant@.service \
     "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service"
 chroot "$root" systemctl disable getty@tty1.service ssh.service
 chroot "$root" systemctl mask serial-getty@ttyAMA0.service
 
-# Security updates unattended (not feature upgrades); reboots at night.
+# Security updates unattended (not feature upgrades), at night, by
+# kiosk-upgrade.timer: apt's own timers would find the root read-only.
 cat > "$root/etc/apt/apt.conf.d/52kiosk-unattended" <<'CONF'
 Unattended-Upgrade::Origins-Pattern { "origin=Debian,codename=${distro_codename}-security"; };
-Unattended-Upgrade::Automatic-Reboot "true";
-Unattended-Upgrade::Automatic-Reboot-Time "03:30";
 CONF
+chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer

@@ -128,8 +128,12 @@ fn read_what_we_can(raw: &serde_json::Value) -> SkippedItem {
 /// player does not download what it cannot show).
 fn drop_unplayable(m: &mut Manifest) {
     let known: BTreeSet<ItemId> = m.items.iter().map(|i| i.id).collect();
-    for segment in &mut m.timeline {
-        let state = &mut segment.state;
+    let states = m
+        .timeline
+        .iter_mut()
+        .map(|s| &mut s.state)
+        .chain([&mut m.fallback]);
+    for state in states {
         for playlist in state.zones.values_mut().chain(state.takeover.iter_mut()) {
             playlist.entries.retain(|e| known.contains(&e.item));
         }

@@ -9,6 +9,7 @@
 //! - [`model`]: displays, layouts, content items, assets.
 //! - [`schedule`]: schedules and their rules (dates, recurrence, dayparts, priority).
 //! - [`resolve()`]: schedules + display + instant → playlists and the next change.
+//! - [`screen`]: night mode, when a display's screen is off.
 //! - [`manifest`]: everything a player needs to run offline for a week.
 //! - [`alert`]: emergency alerts and their geo-targeting.
 //! - [`live`]: live data (sensor readings, departures) pushed to players.
@@ -24,8 +25,10 @@ pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod protocol;
+pub mod release;
 pub mod resolve;
 pub mod schedule;
+pub mod screen;
 mod tz;
 
 pub use ids::{DisplayId, ItemId, LayoutId, ScheduleId};

@@ -2,7 +2,8 @@
 //! scheduled, for [`OFFLINE_DAYS`] without hearing from the server.
 
 use crate::model::{AssetRef, ContentItem, Display, Layout};
-use crate::resolve::{Inputs, PlayState, resolve_until};
+use crate::resolve::{Inputs, PlayState, resolve_until, state_at};
+use crate::schedule::{Layer, Schedule};
 use chrono::{DateTime, Days, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -20,11 +21,25 @@ pub struct Manifest {
     pub layout: Layout,
     /// Contiguous segments from the start of the local day it was built on.
     pub timeline: Vec<Segment>,
+    /// What plays while the player does not know the time (a board without
+    /// a battery-backed clock before NTP has synchronised): per zone, the
+    /// default-layer schedules that are active at every instant
+    /// ([`Rule::is_always`](crate::schedule::Rule::is_always)), resolved as
+    /// the timeline resolves them; never a takeover. Its items are in
+    /// `items`, so they are cached. Empty zones show the idle screen.
+    /// Absent in manifests from older servers (cached ones too): then every
+    /// zone idles until the time is known.
+    #[serde(default)]
+    pub fallback: PlayState,
     /// Every item the timeline plays, by id.
     pub items: Vec<ContentItem>,
     /// Every file the items need, sorted and without duplicates.
     pub assets: Vec<AssetRef>,
     pub feeds: Feeds,
+    /// The player release this display should run (set by the server after
+    /// [`Manifest::build`]); absent: keep what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_release: Option<crate::release::PlayerRelease>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +95,12 @@ impl Manifest {
             t = until;
         }
 
+        let fallback = fallback(inputs, now);
         let used: BTreeSet<_> = timeline
             .iter()
-            .flat_map(|s| s.state.zones.values().chain(s.state.takeover.iter()))
+            .map(|s| &s.state)
+            .chain([&fallback])
+            .flat_map(|s| s.zones.values().chain(s.takeover.iter()))
             .flat_map(|p| p.entries.iter().map(|e| e.item))
             .collect();
         let items: Vec<ContentItem> = used
@@ -114,6 +132,7 @@ impl Manifest {
             display: inputs.display.clone(),
             layout: inputs.layout.clone(),
             timeline,
+            fallback,
             items,
             assets: assets.into_iter().collect(),
             feeds: Feeds {
@@ -121,6 +140,7 @@ impl Manifest {
                 sensor_stations: stations.into_iter().collect(),
                 alert_ars: inputs.display.location.ars.as_str().to_owned(),
             },
+            player_release: None,
         }
     }
 
@@ -129,6 +149,7 @@ impl Manifest {
         self.display == other.display
             && self.layout == other.layout
             && self.timeline == other.timeline
+            && self.fallback == other.fallback
             && self.items == other.items
             && self.feeds == other.feeds
     }
@@ -141,6 +162,27 @@ impl Manifest {
     pub fn valid_until(&self) -> Option<DateTime<Utc>> {
         self.timeline.last().map(|s| s.until)
     }
+}
+
+/// The manifest's [`Manifest::fallback`]: only default-layer schedules whose
+/// rule holds at every instant, resolved at `now` (which then decides no
+/// more than which items are valid: their rules hold whatever the time).
+pub fn fallback(inputs: Inputs<'_>, now: DateTime<Utc>) -> PlayState {
+    let always: Vec<Schedule> = inputs
+        .schedules
+        .iter()
+        .filter(|s| s.layer == Layer::Default && s.rule.is_always())
+        .cloned()
+        .collect();
+    let mut state = state_at(
+        Inputs {
+            schedules: &always,
+            ..inputs
+        },
+        now,
+    );
+    state.takeover = None;
+    state
 }
 
 impl PartialOrd for AssetRef {

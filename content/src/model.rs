@@ -27,6 +27,17 @@ pub struct Display {
     /// `None` plays the built-in full-screen layout.
     #[serde(default)]
     pub layout_id: Option<LayoutId>,
+    /// Night mode: when the screen is switched off (local wall-clock
+    /// windows, see [`crate::screen`]). Empty: always on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screen_off: Vec<crate::screen::ScreenOff>,
+}
+
+impl Display {
+    /// Checks the night windows ([`crate::screen::validate`]).
+    pub fn validate_screen_off(&self) -> Result<(), String> {
+        crate::screen::validate(&self.screen_off)
+    }
 }
 
 /// Where a display stands: coordinates (WGS 84) and the official regional key,

@@ -110,6 +110,44 @@ pub struct PlayRecord {
     pub duration_ms: u32,
 }
 
+/// One line of the board's system log (the journal), forwarded by the
+/// player: `POST /api/player/logs` takes a batch of these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntry {
+    pub at: DateTime<Utc>,
+    /// syslog priority: 0 emergency … 3 error, 4 warning … 7 debug.
+    pub priority: u8,
+    /// Who logged it: the syslog identifier or unit ("kernel", "player").
+    pub source: String,
+    pub message: String,
+}
+
+impl LogEntry {
+    /// At most this many entries per batch.
+    pub const MAX_BATCH: usize = 500;
+    /// Longer messages are cut (by the player) or refused (by the server).
+    pub const MAX_MESSAGE_CHARS: usize = 2000;
+    pub const MAX_SOURCE_CHARS: usize = 64;
+
+    /// Why the server refuses it, if it does.
+    pub fn problem(&self) -> Option<String> {
+        if self.priority > 7 {
+            return Some(format!("priority {} is not 0 to 7", self.priority));
+        }
+        if self.source.chars().count() > Self::MAX_SOURCE_CHARS {
+            return Some(format!("source over {} characters", Self::MAX_SOURCE_CHARS));
+        }
+        if self.message.chars().count() > Self::MAX_MESSAGE_CHARS {
+            return Some(format!(
+                "message over {} characters",
+                Self::MAX_MESSAGE_CHARS
+            ));
+        }
+        None
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ServerMessage {

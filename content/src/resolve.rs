@@ -117,6 +117,11 @@ pub fn resolve_until(inputs: Inputs<'_>, at: DateTime<Utc>, horizon: DateTime<Ut
     }
 }
 
+/// What `inputs.display` plays at `at`, without looking for the next change.
+pub fn state_at(inputs: Inputs<'_>, at: DateTime<Utc>) -> PlayState {
+    Engine::new(inputs).state_at(at)
+}
+
 struct Engine<'a> {
     inputs: Inputs<'a>,
     tz: Tz,
@@ -283,58 +288,61 @@ impl<'a> Engine<'a> {
         edges
     }
 
-    /// The instant on local `day` at which the UTC offset changes, if it does
-    /// (one switch per day at most, as in every real zone).
     fn offset_change(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
-        let start = self
-            .instants(day.and_hms_opt(0, 0, 0)?)
-            .into_iter()
-            .next()?;
-        let end = self
-            .instants(day.succ_opt()?.and_hms_opt(0, 0, 0)?)
-            .into_iter()
-            .next()?;
-        let offset = |t: i64| {
-            let utc = DateTime::from_timestamp(t, 0)
-                .map(|t| t.naive_utc())
-                .unwrap_or_default();
-            self.tz.offset_from_utc_datetime(&utc).fix()
-        };
-        let after = offset(end.timestamp());
-        if offset(start.timestamp()) == after {
-            return None;
-        }
-        first_second(start.timestamp(), end.timestamp(), |t| offset(t) == after)
+        offset_change(self.tz, day)
     }
 
-    /// The instants at which the wall clock passes `wall`: one normally, two
-    /// in the repeated autumn hour, and the end of the gap in the skipped spring hour.
     fn instants(&self, wall: NaiveDateTime) -> Vec<DateTime<Utc>> {
-        use chrono::LocalResult;
-        match self.tz.from_local_datetime(&wall) {
-            LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
-            LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
-            LocalResult::None => self.gap_end(wall).into_iter().collect(),
-        }
+        instants(self.tz, wall)
     }
+}
 
-    /// The first instant whose wall-clock time is at or after `wall`, for a
-    /// `wall` inside a spring-forward gap.
-    fn gap_end(&self, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
-        // A gap is shorter than a day, so interpreting `wall` as UTC shifted by a
-        // day either side brackets the transition. The search runs on whole
-        // seconds: halving a Duration lands on fractions of a second, and the
-        // result was then up to a second late (01:00:00.2197 instead of 01:00:00).
-        let lo = wall.and_utc().timestamp() - 86_400;
-        let hi = wall.and_utc().timestamp() + 86_400;
-        let local = |t: i64| {
-            DateTime::from_timestamp(t, 0).map(|t| t.with_timezone(&self.tz).naive_local())
-        };
-        if local(hi).is_none_or(|l| l < wall) {
-            return None;
-        }
-        first_second(lo, hi, |t| local(t).is_some_and(|l| l >= wall))
+/// The instant on local `day` at which the UTC offset changes, if it does
+/// (one switch per day at most, as in every real zone).
+pub(crate) fn offset_change(tz: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
+    let start = instants(tz, day.and_hms_opt(0, 0, 0)?).into_iter().next()?;
+    let end = instants(tz, day.succ_opt()?.and_hms_opt(0, 0, 0)?)
+        .into_iter()
+        .next()?;
+    let offset = |t: i64| {
+        let utc = DateTime::from_timestamp(t, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default();
+        tz.offset_from_utc_datetime(&utc).fix()
+    };
+    let after = offset(end.timestamp());
+    if offset(start.timestamp()) == after {
+        return None;
     }
+    first_second(start.timestamp(), end.timestamp(), |t| offset(t) == after)
+}
+
+/// The instants at which the wall clock of `tz` passes `wall`: one normally,
+/// two in the repeated autumn hour, and the end of the gap in the skipped
+/// spring hour.
+pub(crate) fn instants(tz: Tz, wall: NaiveDateTime) -> Vec<DateTime<Utc>> {
+    use chrono::LocalResult;
+    match tz.from_local_datetime(&wall) {
+        LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+        LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
+        LocalResult::None => gap_end(tz, wall).into_iter().collect(),
+    }
+}
+
+/// The first instant whose wall-clock time is at or after `wall`, for a
+/// `wall` inside a spring-forward gap.
+fn gap_end(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    // A gap is shorter than a day, so interpreting `wall` as UTC shifted by a
+    // day either side brackets the transition. The search runs on whole
+    // seconds: halving a Duration lands on fractions of a second, and the
+    // result was then up to a second late (01:00:00.2197 instead of 01:00:00).
+    let lo = wall.and_utc().timestamp() - 86_400;
+    let hi = wall.and_utc().timestamp() + 86_400;
+    let local = |t: i64| DateTime::from_timestamp(t, 0).map(|t| t.with_timezone(&tz).naive_local());
+    if local(hi).is_none_or(|l| l < wall) {
+        return None;
+    }
+    first_second(lo, hi, |t| local(t).is_some_and(|l| l >= wall))
 }
 
 /// The first whole second in `(lo, hi]` at which the monotonic `pred` holds,

@@ -210,6 +210,21 @@ impl Schedule {
 }
 
 impl Rule {
+    /// Whether the rule is active at every instant: no dates, every day, no
+    /// daily windows, no exceptions. Only such default schedules make a
+    /// manifest's [`fallback`](crate::manifest::Manifest::fallback), what
+    /// plays while a player does not know the time.
+    pub fn is_always(&self) -> bool {
+        self.from.is_none()
+            && self.until.is_none()
+            && matches!(
+                self.recurrence,
+                Recurrence::Day | Recurrence::Days { interval: 1 }
+            )
+            && self.windows.is_empty()
+            && self.except.is_empty()
+    }
+
     pub fn validate(&self) -> Result<(), ScheduleError> {
         if let (Some(from), Some(until)) = (self.from, self.until)
             && until < from
@@ -412,6 +427,47 @@ mod tests {
         assert!(at("2026-11-28T01:59:59")); // Saturday early morning, still Friday's window
         assert!(!at("2026-11-28T02:00:00"));
         assert!(!at("2026-11-28T23:00:00")); // Saturday night
+    }
+
+    #[test]
+    fn only_a_rule_without_any_limit_is_always() {
+        assert!(Rule::default().is_always());
+        let every_day = Rule {
+            recurrence: Recurrence::Days { interval: 1 },
+            ..Default::default()
+        };
+        assert!(every_day.is_always());
+        let limited = [
+            Rule {
+                from: Some(d("2026-01-01")),
+                ..Default::default()
+            },
+            Rule {
+                until: Some(d("2027-01-01")),
+                ..Default::default()
+            },
+            Rule {
+                except: vec![d("2026-12-25")],
+                ..Default::default()
+            },
+            Rule {
+                windows: vec![Window {
+                    start: "00:00:00".parse().unwrap(),
+                    end: "23:59:59".parse().unwrap(),
+                }],
+                ..Default::default()
+            },
+            Rule {
+                recurrence: Recurrence::Week {
+                    days: vec![Weekday::Mon],
+                    interval: 1,
+                },
+                ..Default::default()
+            },
+        ];
+        for r in limited {
+            assert!(!r.is_always(), "{r:?}");
+        }
     }
 
     #[test]

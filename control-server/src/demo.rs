@@ -174,6 +174,8 @@ fn seed_into(c: &Connection) -> Result<(), ApiError> {
                 name: (*stop_name).into(),
             }],
             layout_id: Some(layout.id),
+            // Night mode off: tests use the demo at any time of day.
+            screen_off: Vec::new(),
         };
         store::insert(c, &mut d)?;
         displays.push(d);

@@ -132,6 +132,10 @@ pub async fn build(
     let loaded = state.db.call(move |c| Loaded::load(c, display)).await?;
     let mut m = Manifest::build(loaded.inputs(), now);
     m.version = loaded.version;
+    m.player_release = state
+        .db
+        .call(move |c| Ok(crate::api::releases::desired(c, display)?))
+        .await?;
     Ok(m)
 }
 

@@ -8,7 +8,8 @@
 //! a technician can act on, never a guess: an unknown key (with the known
 //! one it most resembles), a key twice, a missing `server`, an address that
 //! is not `http(s)://`, a time zone that is not in the IANA database, a
-//! rotation other than 0/90/180/270, a Wi-Fi passphrase of the wrong length.
+//! rotation other than 0/90/180/270, a Wi-Fi passphrase of the wrong length,
+//! a `screen_power` other than `cec` or `blank`.
 //!
 //! The image reads it at every boot (`kiosk-config`, a binary of this crate)
 //! and writes what follows from it under `/run/kiosk` ([`Config::files`]):
@@ -37,6 +38,27 @@ pub struct Config {
     pub rotation: u16,
     /// An SSH public key; SSH is off unless one is given.
     pub ssh_key: Option<String>,
+    /// How night mode switches the screen off; `None`: the player's default
+    /// (blanking, under cage).
+    pub screen_power: Option<ScreenPower>,
+}
+
+/// `screen_power`: the player's `--screen-power` as the image offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreenPower {
+    /// HDMI-CEC standby (`cec-ctl`), for TVs and panels that take it.
+    Cec,
+    /// A black screen, the panel lit.
+    Blank,
+}
+
+impl ScreenPower {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreenPower::Cec => "cec",
+            ScreenPower::Blank => "blank",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +94,7 @@ fn at(line: usize, message: impl Into<String>) -> ConfigError {
     }
 }
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "server",
     "token",
     "wifi_ssid",
@@ -81,6 +103,7 @@ const KEYS: [&str; 8] = [
     "timezone",
     "rotation",
     "ssh_key",
+    "screen_power",
 ];
 
 impl Config {
@@ -236,6 +259,19 @@ impl Config {
             }
             None => None,
         };
+        let screen_power = match get("screen_power") {
+            Some((_, "cec")) => Some(ScreenPower::Cec),
+            Some((_, "blank")) => Some(ScreenPower::Blank),
+            Some((n, other)) => {
+                return Err(at(
+                    n,
+                    format!(
+                        "`screen_power` must be `cec` (HDMI-CEC standby) or `blank` (a black screen), not `{other}`"
+                    ),
+                ));
+            }
+            None => None,
+        };
         Ok(Config {
             server: server.to_owned(),
             token,
@@ -243,6 +279,7 @@ impl Config {
             timezone,
             rotation,
             ssh_key,
+            screen_power,
         })
     }
 
@@ -261,6 +298,9 @@ impl Config {
             "CAGE_ROTATE={}\n",
             vec!["-r"; turns as usize].join(" ")
         ));
+        if let Some(p) = self.screen_power {
+            env.push_str(&format!("PLAYER_SCREEN_POWER={}\n", p.as_str()));
+        }
         out.push(("player.env", env));
         out.push(("timezone", format!("{}\n", self.timezone)));
         if let Some(w) = &self.wifi {
@@ -314,6 +354,7 @@ wifi_ssid = Rathaus Gast
 wifi_psk = geheim \"und\" lang
 timezone = Europe/Berlin
 rotation = 90
+screen_power = cec
 ssh_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl technik@kaarst
 ";
 
@@ -332,16 +373,23 @@ ssh_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi
         let files: BTreeMap<_, _> = c.files().into_iter().collect();
         assert_eq!(
             files["player.env"],
-            "PLAYER_SERVER=https://signage.kaarst.de\nTZ=Europe/Berlin\nCAGE_ROTATE=-r\n"
+            "PLAYER_SERVER=https://signage.kaarst.de\nTZ=Europe/Berlin\nCAGE_ROTATE=-r\nPLAYER_SCREEN_POWER=cec\n"
         );
+        assert_eq!(c.screen_power, Some(ScreenPower::Cec));
         assert!(files["wpa_supplicant.conf"].contains("ssid=\"Rathaus Gast\""));
         assert!(files["wpa_supplicant.conf"].contains("psk=\"geheim \\\"und\\\" lang\""));
         assert!(files["authorized_keys"].starts_with("ssh-ed25519 "));
         // Windows line ends, a byte-order mark, no Wi-Fi, no SSH.
         let c = Config::parse("\u{feff}server = http://10.0.0.5:8080\r\n".as_bytes()).unwrap();
         assert_eq!(c.timezone, "Europe/Berlin");
-        let names: Vec<_> = c.files().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(c.screen_power, None);
+        let files: BTreeMap<_, _> = c.files().into_iter().collect();
+        assert!(!files["player.env"].contains("PLAYER_SCREEN_POWER"));
+        let names: Vec<_> = files.keys().copied().collect();
         assert_eq!(names, ["player.env", "timezone"]);
+        let c = Config::parse(b"server = http://a.de\nscreen_power = blank\n").unwrap();
+        assert_eq!(c.screen_power, Some(ScreenPower::Blank));
+        assert!(c.files()[0].1.ends_with("PLAYER_SCREEN_POWER=blank\n"));
     }
 
     #[test]
@@ -380,6 +428,14 @@ ssh_key = ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi
         assert!(err("server = https://a.de\ntoken = abc\n").contains("not a display token"));
         assert!(err("just some words\n").contains("line 1: expected `key = value`"));
         assert!(err("server = https://a.de\u{7}\n").contains("control character"));
+        assert_eq!(
+            err("server = https://a.de\nscreen_power = dpms\n"),
+            "kiosk.conf, line 2: `screen_power` must be `cec` (HDMI-CEC standby) or `blank` (a black screen), not `dpms`"
+        );
+        assert_eq!(
+            err("server = https://a.de\nscreen_powr = cec\n"),
+            "kiosk.conf, line 2: unknown setting `screen_powr` (did you mean `screen_power`?)"
+        );
     }
 
     #[test]

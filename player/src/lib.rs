@@ -4,6 +4,7 @@
 //! - [`store`]: the data directory (token, device id, SQLite, asset cache).
 //! - [`net`]: the network thread (WebSocket protocol, manifest and asset sync).
 //! - [`show`]: what plays where at an instant (pure).
+//! - [`clock`]: whether the wall clock is trusted (pure).
 //! - [`app`]: the Bevy app (phases, zones, alerts, pairing, offscreen target).
 //! - [`german`]: dates and times in German.
 //! - [`video`]: GStreamer decoding for video and livestream zones.
@@ -14,12 +15,14 @@
 //! network thread never touches the ECS. They meet only in channels.
 
 pub mod app;
+pub mod clock;
 pub mod german;
 pub mod kiosk;
 pub mod memory;
 pub mod net;
 pub mod show;
 pub mod store;
+pub mod update;
 pub mod video;
 pub mod watchdog;
 
@@ -221,6 +224,17 @@ pub struct RunOptions {
     pub live: Vec<content::live::LiveData>,
     /// Why the kiosk's setup file was refused, shown on screen.
     pub setup_problem: Option<String>,
+    /// Exists once NTP has synchronised (`--time-sync-file`); `None`: the
+    /// clock is trusted unless the server disagrees ([`clock`]).
+    pub time_sync_file: Option<std::path::PathBuf>,
+    /// Added to the wall clock (tests of a wrong clock).
+    pub clock_offset: chrono::Duration,
+    /// How night mode switches the screen off.
+    pub screen_power: app::screen_power::Backend,
+    /// Player updates from the control server ([`update`]); `None`: off.
+    pub update: Option<update::UpdateConfig>,
+    /// Send the system log's warnings to the server ([`net::journal`]).
+    pub forward_journal: bool,
 }
 
 /// Runs the player: cache first, network thread, frame loop (offscreen or a
@@ -234,6 +248,15 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     let net = net::spawn(
         net::NetConfig {
             cache_max_bytes: opts.cache_max_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+            clock_offset: opts.clock_offset,
+            player_version: opts.update.as_ref().map_or_else(
+                || env!("CARGO_PKG_VERSION").to_owned(),
+                |u| u.running.version.clone(),
+            ),
+            update: opts.update.clone(),
+            journal: opts
+                .forward_journal
+                .then(|| net::journal::Journal::start(&opts.data_dir)),
             ..net::NetConfig::new(&opts.server)
         },
         Arc::new(Mutex::new(store)),
@@ -257,6 +280,11 @@ pub fn run(opts: RunOptions) -> Result<(), PlayerError> {
     if let Some(p) = &opts.setup_problem {
         app.insert_resource(app::indicator::SetupProblem(p.clone()));
     }
+    app.insert_resource(app::ClockTrust::new(opts.time_sync_file.clone()));
+    app.world_mut().resource_mut::<app::Now>().offset = opts.clock_offset;
+    app.world_mut()
+        .resource_mut::<app::screen_power::ScreenPower>()
+        .backend = opts.screen_power;
     watchdog::plugin(&mut app);
     memory::plugin(&mut app);
     let frame_interval = Duration::from_secs_f64(1.0 / opts.fps.max(1.0));

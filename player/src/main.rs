@@ -60,6 +60,38 @@ struct Cli {
     /// refused the first-boot file there).
     #[arg(long, env = "PLAYER_SETUP_PROBLEM_FILE")]
     setup_problem_file: Option<PathBuf>,
+    /// A file that exists once the system clock is synchronised (the kiosk:
+    /// systemd-timesyncd's `/run/systemd/timesync/synchronized`). Until it
+    /// exists, or the server's time agrees with ours, the player plays its
+    /// default content and shows no time. Unset: the clock is trusted unless
+    /// the server's time disagrees.
+    #[arg(long, env = "PLAYER_TIME_SYNC_FILE")]
+    time_sync_file: Option<PathBuf>,
+    /// How night mode switches the screen off: `blank` (a black frame, no
+    /// drawing), `dpms` (X11 DPMS through the X11 output), `cec` (HDMI-CEC
+    /// standby through `cec-ctl`), `auto` (`dpms` on the X11 output, else
+    /// `blank`). Every one blanks too.
+    #[arg(long, value_enum, default_value_t = player::app::screen_power::Backend::Auto, env = "PLAYER_SCREEN_POWER")]
+    screen_power: player::app::screen_power::Backend,
+    /// Send the system journal's warnings and errors (every unit, the
+    /// kernel) to the server, which keeps them: on the kiosk the journal
+    /// lives in RAM. Needs `journalctl` and read access to the journal.
+    #[arg(long, env = "PLAYER_FORWARD_JOURNAL")]
+    forward_journal: bool,
+    /// Tests only: seconds added to the wall clock (a wrong clock).
+    #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+    clock_offset_s: i64,
+    /// The public key player releases must be signed with (the kiosk image:
+    /// `/etc/kiosk/update-key.pub`). Without it every update is refused.
+    #[arg(long, env = "PLAYER_UPDATE_KEY")]
+    update_key: Option<PathBuf>,
+    /// A release on trial confirms itself once welcomed, its manifest current,
+    /// and up this many seconds.
+    #[arg(long, env = "PLAYER_UPDATE_CONFIRM_AFTER_S", default_value_t = 60)]
+    update_confirm_after_s: u64,
+    /// How long a new release may run unconfirmed before it is rolled back.
+    #[arg(long, env = "PLAYER_UPDATE_TRIAL_S", default_value_t = player::update::slots::TRIAL_WINDOW_S)]
+    update_trial_s: u64,
     /// Output size WIDTHxHEIGHT; defaults to the display's resolution.
     #[arg(long, value_parser = parse_size)]
     size: Option<(u32, u32)>,
@@ -79,6 +111,14 @@ fn main() -> anyhow::Result<()> {
         .is_some_and(|a| std::path::Path::new(&a).file_name() == Some("kiosk-config".as_ref()))
     {
         return kiosk_cli::main();
+    }
+    // And `player-launch`, the kiosk's ExecStart: picks the A/B slot and
+    // execs it (player::update::launch).
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| std::path::Path::new(&a).file_name() == Some("player-launch".as_ref()))
+    {
+        return player::update::launch::main();
     }
     let cli = Cli::parse();
     let live: Vec<content::live::LiveData> = match &cli.live {
@@ -145,7 +185,7 @@ fn main() -> anyhow::Result<()> {
         .filter(|t| !t.is_empty());
     player::run(player::RunOptions {
         server: cli.server,
-        data_dir: cli.data_dir,
+        data_dir: cli.data_dir.clone(),
         cache_max_mb: cli.cache_max_mb,
         size: cli.size,
         fps: cli.fps,
@@ -160,6 +200,18 @@ fn main() -> anyhow::Result<()> {
         frame_log: cli.frame_log,
         live,
         setup_problem,
+        time_sync_file: cli.time_sync_file,
+        clock_offset: chrono::Duration::seconds(cli.clock_offset_s),
+        screen_power: cli.screen_power,
+        update: Some(player::update::UpdateConfig {
+            data_dir: cli.data_dir.clone(),
+            key: cli.update_key,
+            running: player::update::Running::from_env(),
+            confirm_after: std::time::Duration::from_secs(cli.update_confirm_after_s),
+            trial_window: std::time::Duration::from_secs(cli.update_trial_s),
+            max_starts: player::update::slots::MAX_STARTS,
+        }),
+        forward_journal: cli.forward_journal,
     })?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use content::ItemId;
 use content::alert::{Alert, AlertStatus, Presentation};
 use content::manifest::Manifest;
 use content::model::{ContentItem, Zone};
-use content::resolve::{PlayEntry, Playlist};
+use content::resolve::{PlayEntry, PlayState, Playlist};
 
 /// One zone's current entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,23 +18,55 @@ pub struct Showing<'a> {
     pub ends_at: DateTime<Utc>,
 }
 
+/// Where the playlists come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The timeline's segment for the instant: the clock is trusted.
+    Timeline,
+    /// The manifest's `fallback` (see [`crate::clock`]): the clock is not
+    /// trusted, so the loops count from `loop_start` (the wall time minus
+    /// the monotonic time the player has run), not from a segment's start.
+    Fallback { loop_start: DateTime<Utc> },
+}
+
+/// The playlists that play at `at` and the instant their loops start from.
+fn state_at(
+    manifest: &Manifest,
+    at: DateTime<Utc>,
+    source: Source,
+) -> Option<(&PlayState, DateTime<Utc>)> {
+    match source {
+        Source::Timeline => manifest.segment_at(at).map(|s| (&s.state, s.from)),
+        Source::Fallback { loop_start } => Some((&manifest.fallback, loop_start)),
+    }
+}
+
 /// Each zone of the layout with what it shows; `None` is the idle screen
 /// (town name and clock), never black.
 pub fn zones_at(manifest: &Manifest, at: DateTime<Utc>) -> Vec<(&Zone, Option<Showing<'_>>)> {
-    let segment = manifest.segment_at(at);
+    zones_from(manifest, at, Source::Timeline)
+}
+
+/// [`zones_at`] from the given [`Source`].
+pub fn zones_from(
+    manifest: &Manifest,
+    at: DateTime<Utc>,
+    source: Source,
+) -> Vec<(&Zone, Option<Showing<'_>>)> {
+    let segment = state_at(manifest, at, source);
     let mut zones: Vec<_> = manifest.layout.zones.iter().collect();
     zones.sort_by_key(|z| z.z);
     zones
         .into_iter()
         .map(|zone| {
-            let showing = segment.and_then(|s| {
-                let playlist = s.state.takeover.as_ref().filter(|p| !p.is_empty());
+            let showing = segment.and_then(|(state, from)| {
+                let playlist = state.takeover.as_ref().filter(|p| !p.is_empty());
                 let playlist = match playlist {
                     // An emergency takeover plays in the main zone only.
                     Some(p) if zone.name == content::model::MAIN_ZONE => p,
-                    _ => s.state.zones.get(&zone.name)?,
+                    _ => state.zones.get(&zone.name)?,
                 };
-                showing(manifest, playlist, s.from, at)
+                showing(manifest, playlist, from, at)
             });
             (zone, showing)
         })
@@ -49,14 +81,15 @@ pub fn substitute<'a>(
     manifest: &'a Manifest,
     zone: &str,
     at: DateTime<Utc>,
+    source: Source,
     skip: &[ItemId],
 ) -> Option<Showing<'a>> {
-    let segment = manifest.segment_at(at)?;
-    let playlist = match segment.state.takeover.as_ref().filter(|p| !p.is_empty()) {
+    let (state, from) = state_at(manifest, at, source)?;
+    let playlist = match state.takeover.as_ref().filter(|p| !p.is_empty()) {
         Some(p) if zone == content::model::MAIN_ZONE => p,
-        _ => segment.state.zones.get(zone)?,
+        _ => state.zones.get(zone)?,
     };
-    let scheduled = showing(manifest, playlist, segment.from, at)?;
+    let scheduled = showing(manifest, playlist, from, at)?;
     let index = playlist
         .entries
         .iter()
@@ -132,6 +165,59 @@ mod tests {
             "sent": "2026-11-22T09:00:00Z",
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_fallback_loops_from_its_own_start_whatever_the_timeline_says() {
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "generated_at": "2026-11-22T00:00:00Z",
+            "display": {
+                "id": 1, "name": "Rathausplatz",
+                "location": { "lat": 51.2, "lon": 6.6, "ars": "051620016016" },
+                "resolution": { "width": 1920, "height": 1080 },
+            },
+            "layout": { "id": 0, "name": "Vollbild",
+                "zones": [{ "name": "main", "x": 0.0, "y": 0.0, "width": 100.0, "height": 100.0 }] },
+            "timeline": [{ "from": "2026-11-22T00:00:00Z", "until": "2026-11-23T00:00:00Z",
+                "zones": { "main": { "entries": [{ "item": 1, "duration_s": 60, "schedule": 1 }] } } }],
+            "items": ([1, 2, 3].map(|id| serde_json::json!({ "id": id, "name": "x", "duration_s": 10, "content": { "type": "clock" } }))),
+            "assets": [],
+            "feeds": { "transit_stops": [], "sensor_stations": [], "alert_ars": "051620016016" },
+        }))
+        .unwrap();
+        m.fallback = serde_json::from_value(serde_json::json!({ "zones": { "main": { "entries": [
+            { "item": 2, "duration_s": 10, "schedule": 2 },
+            { "item": 3, "duration_s": 10, "schedule": 2 },
+        ] } } }))
+        .unwrap();
+        let at: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let item = |source| {
+            zones_from(&m, at, source)[0]
+                .1
+                .as_ref()
+                .map(|s| s.item.id.0)
+        };
+        assert_eq!(item(Source::Timeline), Some(1));
+        let loop_start = at - chrono::Duration::seconds(15);
+        assert_eq!(item(Source::Fallback { loop_start }), Some(3));
+        let s = zones_from(&m, at, Source::Fallback { loop_start });
+        let s = s[0].1.as_ref().unwrap();
+        assert_eq!(s.started_at, loop_start + chrono::Duration::seconds(10));
+        // Outside the timeline (a clock years off) the fallback still plays.
+        let wrong: DateTime<Utc> = "2001-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(zones_from(&m, wrong, Source::Timeline)[0].1, None);
+        let far = zones_from(&m, wrong, Source::Fallback { loop_start: wrong });
+        assert_eq!(far[0].1.as_ref().map(|s| s.item.id.0), Some(2));
+        // A failed item is replaced by the fallback's next one.
+        let sub = substitute(
+            &m,
+            "main",
+            wrong,
+            Source::Fallback { loop_start: wrong },
+            &[ItemId(2)],
+        );
+        assert_eq!(sub.map(|s| s.item.id.0), Some(3));
     }
 
     #[test]

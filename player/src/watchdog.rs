@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn the_status_tells_manifest_and_offline_minutes() {
         let at: chrono::DateTime<chrono::Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
-        let now = Now { fixed: Some(at) };
+        let now = Now::at(Some(at));
         let conn = Connection {
             offline_since: Some(at - chrono::Duration::minutes(5)),
             ..default()

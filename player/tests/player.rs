@@ -4,10 +4,16 @@
 
 #[path = "player/kiosk.rs"]
 mod kiosk;
+#[path = "player/kiosk_qemu.rs"]
+mod kiosk_qemu;
+#[path = "player/night.rs"]
+mod night;
 #[path = "player/render.rs"]
 mod render;
 #[path = "player/system.rs"]
 mod system;
+#[path = "player/update.rs"]
+mod update;
 #[path = "player/video.rs"]
 mod video;
 #[path = "player/watchdog.rs"]

@@ -79,6 +79,7 @@ pub fn kaarst_display() -> Display {
             name: "Kaarst, Rathaus".into(),
         }],
         layout_id: Some(LayoutId(1)),
+        screen_off: Vec::new(),
     }
 }
 

@@ -97,6 +97,19 @@ fn a_manifest_without_surprises_decodes_as_strictly() {
 }
 
 #[test]
+fn an_unknown_item_leaves_the_fallback_too() {
+    let mut m = manifest();
+    m.fallback = m.timeline[0].state.clone();
+    let d = decode_manifest(&with_unknown_type(&m, 2).to_string()).unwrap();
+    let fallback: Vec<i64> = d.manifest.fallback.zones["main"]
+        .entries
+        .iter()
+        .map(|e| e.item.0)
+        .collect();
+    assert_eq!(fallback, [1, 3]);
+}
+
+#[test]
 fn an_unknown_item_type_is_skipped_and_the_rest_plays() {
     let m = manifest();
     let v = with_unknown_type(&m, 2);

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use content::manifest::{Manifest, OFFLINE_DAYS};
 use content::model::{AssetRef, ContentItem, ItemKind};
 use content::resolve::Inputs;
-use content::schedule::Rule;
+use content::schedule::{Layer, Rule};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -46,10 +46,18 @@ fn check_manifest(w: &World, m: &Manifest, now: DateTime<Utc>) -> Result<(), Tes
     }
     prop_assert_eq!(m.segment_at(m.valid_until().unwrap()), None);
 
-    // Items: exactly those played, sorted by id, each once.
+    // The fallback: only default schedules that hold at every instant, no takeover.
+    prop_assert!(m.fallback.takeover.is_none());
+    for e in m.fallback.zones.values().flat_map(|p| &p.entries) {
+        let s = w.schedule(e.schedule);
+        prop_assert!(s.layer == Layer::Default && s.rule.is_always(), "{:?}", s);
+    }
+    // Items: exactly those played (the fallback too), sorted by id, each once.
     let played: BTreeSet<_> = timeline
         .iter()
-        .flat_map(|s| s.state.zones.values().chain(s.state.takeover.iter()))
+        .map(|s| &s.state)
+        .chain([&m.fallback])
+        .flat_map(|s| s.zones.values().chain(s.takeover.iter()))
         .flat_map(|p| p.entries.iter().map(|e| e.item))
         .collect();
     let ids: Vec<_> = m.items.iter().map(|i| i.id).collect();
@@ -268,4 +276,58 @@ fn shared_assets_are_listed_once() {
     );
     assert_eq!(m.items.len(), 5);
     assert_eq!(m.timeline.len(), 1, "nothing changes all week");
+}
+
+#[test]
+fn the_fallback_plays_only_the_always_on_defaults() {
+    let display = kaarst_display();
+    let layout = main_and_ticker();
+    let mut always = simple_schedule(1, &[1], Rule::default());
+    always.layer = Layer::Default;
+    let mut evenings = simple_schedule(
+        2,
+        &[2],
+        Rule {
+            windows: vec![crate::common::window("18:00", "22:00")],
+            ..Rule::default()
+        },
+    );
+    evenings.layer = Layer::Default;
+    evenings.priority = 5;
+    let normal = simple_schedule(3, &[3], Rule::default());
+    let mut emergency = simple_schedule(4, &[4], Rule::default());
+    emergency.layer = Layer::Emergency;
+    let schedules = [always, evenings, normal, emergency];
+    let items = items_map((1..=4).map(|i| announcement(i, &format!("Item {i}"), 20)));
+    let inputs = Inputs {
+        display: &display,
+        layout: &layout,
+        schedules: &schedules,
+        items: &items,
+    };
+    let now = utc("2026-11-22T12:00:00Z");
+    let m = Manifest::build(inputs, now);
+    let main: Vec<_> = m.fallback.zones["main"]
+        .entries
+        .iter()
+        .map(|e| e.item.0)
+        .collect();
+    assert_eq!(main, [1], "only the always-on default, whatever the time");
+    assert!(m.fallback.zones["ticker"].is_empty());
+    assert!(m.fallback.takeover.is_none());
+    // The timeline never plays item 1 (normal and emergency win), yet it is
+    // in the manifest, so the player has it cached.
+    assert!(
+        m.timeline
+            .iter()
+            .all(|s| s.state.zones["main"].entries.iter().all(|e| e.item.0 != 1))
+    );
+    assert!(m.items.iter().any(|i| i.id.0 == 1));
+    // Deterministic: the same inputs give the same fallback.
+    assert_eq!(Manifest::build(inputs, now).fallback, m.fallback);
+    // Old manifests (cached before the field) decode, with an empty fallback.
+    let mut v = serde_json::to_value(&m).unwrap();
+    v.as_object_mut().unwrap().remove("fallback");
+    let old: Manifest = serde_json::from_value(v).unwrap();
+    assert_eq!(old.fallback, Default::default());
 }

@@ -148,6 +148,7 @@ fn validate(c: &Connection, d: &Display) -> Result<(), ApiError> {
     }
     d.location.validate().map_err(ApiError::Invalid)?;
     d.resolution.validate().map_err(ApiError::Invalid)?;
+    d.validate_screen_off().map_err(ApiError::Invalid)?;
     if let Some(l) = d.layout_id
         && store::find::<content::model::Layout>(c, l.0)?.is_none()
     {
@@ -217,7 +218,7 @@ async fn update(
                 &actor,
                 "display.update",
                 &format!("display {id}"),
-                json!({ "name": d.name }),
+                json!({ "name": d.name, "screen_off": d.screen_off }),
             )?;
             Ok((d, version))
         })

@@ -3,11 +3,13 @@
 pub mod alerts;
 pub mod assets;
 pub mod cap;
+pub mod display_logs;
 pub mod displays;
 pub mod groups;
 pub mod open_data;
 pub mod openapi;
 pub mod player;
+pub mod releases;
 pub mod resources;
 
 use crate::config::MAX_JSON_BYTES;
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::routes::<Layout>("/api/layouts"))
         .merge(resources::routes::<Schedule>("/api/schedules"))
         .merge(displays::routes())
+        .merge(display_logs::routes())
         .merge(crate::preview::routes())
         .merge(crate::approval::routes())
         .merge(groups::routes())
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // Upload routes replace the JSON limit with their own streaming limit.
         .merge(assets::routes())
+        .merge(releases::routes())
         .merge(cap::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

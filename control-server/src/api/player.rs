@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/player/manifest", get(manifest))
         .route("/api/player/assets/{sha256}", get(asset))
+        .route("/api/player/releases/{sha256}", get(release))
         .route(
             "/api/player/screenshot",
             put(screenshot).layer(DefaultBodyLimit::max(MAX_SCREENSHOT_BYTES)),
@@ -56,6 +57,16 @@ async fn asset(
     req: Request,
 ) -> ApiResult<Response> {
     crate::api::assets::serve_file(&s, &sha256, req).await
+}
+
+/// The binary of the player release assigned to this display (`api::releases`).
+async fn release(
+    auth: PlayerAuth,
+    State(s): State<AppState>,
+    Path(sha256): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    crate::api::releases::serve(&s, auth.display_id, &sha256, req).await
 }
 
 async fn screenshot(

@@ -14,6 +14,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../migrations/0005_content_approval.sql"),
     ),
+    (6, include_str!("../../migrations/0006_player_releases.sql")),
+    (7, include_str!("../../migrations/0007_display_logs.sql")),
 ];
 
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), DbError> {

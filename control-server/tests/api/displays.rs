@@ -155,3 +155,83 @@ async fn demo_data_previews_the_council_session() {
     );
     server.stop().await;
 }
+
+/// `PUT /api/displays/{id}` with these night windows.
+async fn put_screen_off(
+    server: &TestServer,
+    id: i64,
+    windows: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let mut d = display_json("Kaarst Nachtplatz");
+    d["screen_off"] = windows;
+    server
+        .call(Method::PUT, &format!("/api/displays/{id}"), Some(d))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn night_windows_are_validated_audited_and_pushed() {
+    let server = TestServer::start().await;
+    let (id, token) = provisioned_display(&server, "Kaarst Nachtplatz").await;
+    let mut p = WsPlayer::connect(&server).await;
+    p.hello(Some(&token), content::protocol::PROTOCOL_VERSION)
+        .await;
+    let version = |m| match m {
+        ServerMessage::ManifestUpdate { version, .. } => Some(version),
+        _ => None,
+    };
+    let first = p.expect(version).await;
+    let path = format!("/api/displays/{id}");
+    let put = |windows: serde_json::Value| put_screen_off(&server, id, windows);
+
+    // Refused in words: no length, a weekday twice, no weekday at all.
+    let (status, body) = put(json!([{ "start": "22:00:00", "end": "22:00:00" }])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("screen_off[0]") && message.contains("no length"),
+        "{message}"
+    );
+    let (status, body) = put(json!([
+        { "start": "01:00:00", "end": "02:00:00" },
+        { "days": ["Mon", "Mon"], "start": "23:00:00", "end": "05:30:00" },
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("screen_off[1]: Mon is listed twice"),
+        "{body}"
+    );
+    let (status, _) =
+        put(json!([{ "days": ["Funday"], "start": "23:00:00", "end": "05:30:00" }])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Accepted: stored, audited with the windows, and pushed to the player.
+    let night = json!([{ "days": ["Fri", "Sat"], "start": "23:00:00", "end": "05:30:00" }]);
+    let (status, body) = put(night.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["screen_off"], night);
+    let (_, read) = server.call(Method::GET, &path, None).await;
+    assert_eq!(read["screen_off"], night);
+    let (_, audit) = server.call(Method::GET, "/api/audit?limit=1", None).await;
+    let entry = &audit[0];
+    assert_eq!(entry["action"], "display.update", "{audit}");
+    assert_eq!(entry["detail"]["screen_off"], night, "{audit}");
+    let pushed = p.expect(version).await;
+    assert!(pushed > first, "{pushed} after {first}");
+    let resp = server
+        .http
+        .get(server.url("/api/player/manifest"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let manifest: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(manifest["display"]["screen_off"], night);
+    assert_eq!(manifest["version"], json!(pushed));
+    server.stop().await;
+}

@@ -75,6 +75,8 @@ fn refresh(
         // An alert shows no live readings and no livestream.
         online: true,
         server: "",
+        // An alert item shows no clock.
+        clock_known: true,
     };
     let node = Node {
         position_type: PositionType::Absolute,

@@ -1,7 +1,7 @@
 //! The app's end of the network thread: events become resources, and what
 //! the app did goes back as reports. Never blocks: `try_recv` only.
 
-use super::{Alerts, Connection, CurrentManifest, Live, Now, PlayerSet};
+use super::{Alerts, ClockTrust, Connection, CurrentManifest, Live, Now, PlayerSet};
 use crate::net::{AppReport, NetEvent};
 use bevy::prelude::*;
 use content::live::LiveData;
@@ -26,13 +26,14 @@ pub fn plugin(app: &mut App) {
 /// Events handled per frame at most, so a burst never stalls a frame.
 const MAX_EVENTS_PER_FRAME: usize = 64;
 
-fn poll(
+pub(crate) fn poll(
     link: Option<Res<NetLink>>,
     now: Res<Now>,
     mut conn: ResMut<Connection>,
     mut manifest: ResMut<CurrentManifest>,
     mut alerts: ResMut<Alerts>,
     mut live: ResMut<Live>,
+    mut clock: Option<ResMut<ClockTrust>>,
 ) {
     let Some(link) = link else { return };
     for _ in 0..MAX_EVENTS_PER_FRAME {
@@ -80,6 +81,20 @@ fn poll(
                 live.0.push(d);
             }
             NetEvent::Problem(p) => warn!("{p}"),
+            NetEvent::ServerTime { skew } => {
+                let check = crate::clock::ServerCheck::from_skew(skew);
+                if let Some(clock) = clock.as_mut()
+                    && clock.server != check
+                {
+                    if check == crate::clock::ServerCheck::Disagrees {
+                        warn!(
+                            "the server's clock differs from ours by {} s: our clock is not trusted until they agree",
+                            skew.num_seconds()
+                        );
+                    }
+                    clock.server = check;
+                }
+            }
         }
     }
 }

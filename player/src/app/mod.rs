@@ -16,6 +16,7 @@ pub mod offscreen;
 pub mod pairing;
 pub mod redraw;
 pub mod report;
+pub mod screen_power;
 pub mod targets;
 pub mod video;
 pub mod x11_output;
@@ -79,11 +80,100 @@ pub enum Output {
 #[derive(Resource, Debug, Clone, Copy, Default)]
 pub struct Now {
     pub fixed: Option<DateTime<Utc>>,
+    /// Added to the wall clock (tests play a wrong clock: `--clock-offset-s`).
+    pub offset: chrono::Duration,
 }
 
 impl Now {
+    /// The wall clock (`None`) or a fixed instant.
+    pub fn at(fixed: Option<DateTime<Utc>>) -> Now {
+        Now {
+            fixed,
+            offset: chrono::Duration::zero(),
+        }
+    }
+
     pub fn get(&self) -> DateTime<Utc> {
-        self.fixed.unwrap_or_else(Utc::now)
+        self.fixed.unwrap_or_else(|| Utc::now() + self.offset)
+    }
+}
+
+/// Whether the wall clock is trusted ([`crate::clock`]); while it is not,
+/// zones play the manifest's fallback and clocks show no time.
+#[derive(Resource, Debug, Clone)]
+pub struct ClockTrust {
+    /// `--time-sync-file`: exists once NTP has synchronised.
+    pub sync_file: Option<PathBuf>,
+    /// What the server's `Welcome` said in this run.
+    pub server: crate::clock::ServerCheck,
+    pub trusted: bool,
+    /// When the app started: the fallback's loops count from it (monotonic).
+    pub started: std::time::Instant,
+    /// The second (since `started`) the file was last looked at, and what was seen.
+    checked: Option<(u64, bool)>,
+    /// What was last logged (an untrusted start is logged, a trusted one not).
+    reported: Option<bool>,
+}
+
+impl Default for ClockTrust {
+    fn default() -> Self {
+        ClockTrust::new(None)
+    }
+}
+
+impl ClockTrust {
+    pub fn new(sync_file: Option<PathBuf>) -> ClockTrust {
+        let exists = sync_file.as_ref().map(|p| p.exists());
+        ClockTrust {
+            sync_file,
+            server: Default::default(),
+            trusted: crate::clock::trusted(exists, Default::default()),
+            started: std::time::Instant::now(),
+            checked: exists.map(|e| (0, e)),
+            reported: None,
+        }
+    }
+
+    /// Where the zones' playlists come from at `at`.
+    pub fn source(&self, at: DateTime<Utc>) -> crate::show::Source {
+        if self.trusted {
+            crate::show::Source::Timeline
+        } else {
+            let ran = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+            crate::show::Source::Fallback {
+                loop_start: at - ran,
+            }
+        }
+    }
+}
+
+/// Looks at the sync file once a second and decides; logs each change.
+fn check_clock(mut clock: ResMut<ClockTrust>) {
+    let second = clock.started.elapsed().as_secs();
+    let exists = match &clock.sync_file {
+        None => None,
+        Some(_) if clock.checked.is_some_and(|(s, _)| s == second) => clock.checked.map(|(_, e)| e),
+        Some(path) => {
+            let e = path.exists();
+            clock.bypass_change_detection().checked = Some((second, e));
+            Some(e)
+        }
+    };
+    let trusted = crate::clock::trusted(exists, clock.server);
+    let reported = clock.reported;
+    if reported != Some(trusted) && (reported.is_some() || !trusted) {
+        if trusted {
+            info!("the clock is trusted now: the schedule plays");
+        } else {
+            warn!(
+                "the clock is not trusted (sync file present: {exists:?}, server: {:?}): the fallback plays, clocks show no time",
+                clock.server
+            );
+        }
+    }
+    clock.bypass_change_detection().reported = Some(trusted);
+    if trusted != clock.trusted {
+        clock.trusted = trusted;
     }
 }
 
@@ -167,7 +257,8 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
         Some(m) => output_size(Some(m)),
         None => (output_width, output_height),
     };
-    app.insert_resource(Now { fixed: opts.at })
+    app.insert_resource(Now::at(opts.at))
+        .init_resource::<ClockTrust>()
         .insert_resource(CurrentManifest(opts.manifest.clone().map(Arc::new)))
         .insert_resource(Settings {
             data_dir: opts.data_dir.clone(),
@@ -190,7 +281,12 @@ pub fn player_plugin(app: &mut App, opts: &AppOptions) {
             (PlayerSet::Input, PlayerSet::Decide, PlayerSet::Draw).chain(),
         )
         .add_systems(Update, decide_phase.in_set(PlayerSet::Decide))
+        .add_systems(
+            Update,
+            check_clock.in_set(PlayerSet::Input).after(link::poll),
+        )
         .add_plugins((
+            screen_power::plugin,
             fonts::plugin,
             offscreen::plugin,
             targets::plugin,

@@ -167,8 +167,12 @@ fn decide(
     mut removed: RemovedComponents<ComputedNode>,
     mut images: MessageReader<AssetEvent<Image>>,
     mut resized: MessageReader<WindowResized>,
+    power: Option<Res<super::screen_power::ScreenPower>>,
 ) {
     frames.updates += 1;
+    // Night mode: once the black frame is shown nothing is drawn (a forced
+    // frame aside, e.g. an X11 expose: it draws the black layer again).
+    let dark = power.is_some_and(|p| p.dark());
     let removed = removed.read().count() > 0;
     // Only loads and edits of images matter; the count drains the reader.
     let images = images
@@ -191,18 +195,22 @@ fn decide(
         pacing.force = pacing.force.max(3);
     }
     let global = pacing.force > 0 || removed || images || resized.is_some();
-    let plan = Plan::new(
-        global,
-        damaged.iter().map(|c| {
-            c.and_then(ComputedUiTargetCamera::get)
-                .filter(|c| zone_cameras.contains(*c))
-        }),
-        !overlays.is_empty(),
-    );
+    let plan = if dark && pacing.force == 0 {
+        Plan::default()
+    } else {
+        Plan::new(
+            global,
+            damaged.iter().map(|c| {
+                c.and_then(ComputedUiTargetCamera::get)
+                    .filter(|c| zone_cameras.contains(*c))
+            }),
+            !overlays.is_empty(),
+        )
+    };
     let draw = plan.draws();
     pacing.force = pacing.force.saturating_sub(1);
-    pacing.animating = !animated.is_empty();
-    pacing.settle = draw || frames.last_rendered.is_some_and(|t| t.elapsed() < SETTLE);
+    pacing.animating = !animated.is_empty() && !dark;
+    pacing.settle = draw || (!dark && frames.last_rendered.is_some_and(|t| t.elapsed() < SETTLE));
     let Some(target) = target else { return };
     let mut set = |camera: Entity, active: bool| {
         if let Ok(mut camera) = cameras.get_mut(camera)

@@ -280,6 +280,34 @@ impl X11Output {
     }
 }
 
+impl X11Output {
+    /// Switches the monitor off or on through the X server's DPMS extension
+    /// (night mode, `--screen-power dpms`): DPMS is enabled, then forced to
+    /// `Off` or `On`. An X server without the extension (Xvfb) is an error
+    /// naming that, so the caller can fall back to blanking.
+    pub fn set_dpms(&self, on: bool) -> Result<(), String> {
+        use x11rb::protocol::dpms::{self, ConnectionExt as _, DPMSMode};
+        let present = self
+            .conn
+            .extension_information(dpms::X11_EXTENSION_NAME)
+            .map_err(|e| e.to_string())?
+            .is_some();
+        if !present {
+            return Err("the X server has no DPMS extension".into());
+        }
+        let check = |r: Result<x11rb::cookie::VoidCookie<'_, RustConnection>, _>| {
+            r.map_err(|e: x11rb::errors::ConnectionError| e.to_string())?
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        check(self.conn.dpms_enable())?;
+        check(
+            self.conn
+                .dpms_force_level(if on { DPMSMode::ON } else { DPMSMode::OFF }),
+        )
+    }
+}
+
 /// The window, for the app's systems.
 #[derive(Resource, Clone)]
 pub struct X11Window(pub Arc<X11Output>);

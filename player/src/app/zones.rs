@@ -9,9 +9,11 @@
 use super::fonts::Fonts;
 use super::link::NetLink;
 use super::offscreen::Target;
-use super::{Connection, CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette};
+use super::{
+    ClockTrust, Connection, CurrentManifest, Live, Now, Phase, PlayerSet, Settings, palette,
+};
 use crate::net::AppReport;
-use crate::show::{Showing, substitute, zone_key, zones_at};
+use crate::show::{Showing, substitute, zone_key, zones_from};
 use bevy::ecs::hierarchy::ChildSpawnerCommands;
 use bevy::image::{ImageFormatSetting, ImageLoaderSettings};
 use bevy::prelude::*;
@@ -64,6 +66,24 @@ pub struct ZoneBox {
     /// `failed_for`: the zone shows the next playlist item instead.
     failed: Vec<ItemId>,
     failed_for: Option<(ItemId, DateTime<Utc>)>,
+}
+
+impl ZoneBox {
+    /// Proof of play for what showed until `at`.
+    fn end_play(&mut self, link: Option<&NetLink>, at: DateTime<Utc>) {
+        if let Some((item, schedule, since)) = self.shown.take()
+            && let Some(link) = link
+        {
+            let ms = (at - since).num_milliseconds().clamp(0, u32::MAX as i64) as u32;
+            link.report(AppReport::Played(PlayRecord {
+                item,
+                zone: self.name.clone(),
+                schedule,
+                started_at: since,
+                duration_ms: ms,
+            }));
+        }
+    }
 }
 
 impl ZoneBox {
@@ -267,6 +287,8 @@ pub struct Ctx<'a> {
     /// Connected to the server now: its `stale` marks are current, so the
     /// local age check (the fallback) is not needed.
     pub online: bool,
+    /// The clock is trusted ([`crate::clock`]); else clocks show no time.
+    pub clock_known: bool,
 }
 
 impl Ctx<'_> {
@@ -286,9 +308,12 @@ fn refresh_zones(
     settings: Res<Settings>,
     assets: Res<AssetServer>,
     link: Option<Res<NetLink>>,
-    conn: Res<Connection>,
-    mut last_status: Local<i64>,
-    mut last_minute: Local<i64>,
+    (conn, clock, power): (
+        Res<Connection>,
+        Res<ClockTrust>,
+        Res<super::screen_power::ScreenPower>,
+    ),
+    mut last: Local<(i64, i64)>,
     mut zones: Query<(Entity, &mut ZoneBox)>,
     children: Query<&Children>,
     contents: Query<(), With<ZoneContent>>,
@@ -296,8 +321,10 @@ fn refresh_zones(
     entering: Query<&Entering>,
 ) {
     let at = now.get();
+    // While the clock is not trusted, the fallback plays (see `crate::clock`).
+    let source = clock.source(at);
     let showings: Vec<(String, Option<Showing<'_>>)> = match &manifest.0 {
-        Some(m) => zones_at(m, at)
+        Some(m) => zones_from(m, at, source)
             .into_iter()
             .map(|(z, s)| (z.name.clone(), s))
             .collect(),
@@ -315,10 +342,28 @@ fn refresh_zones(
     // (whose staleness marks count changes), and once a minute while offline,
     // so the local age check marks a reading that ages with no server to say so.
     let minute = at.timestamp().div_euclid(60);
-    let offline_tick = !conn.online && *last_minute != minute;
-    *last_minute = minute;
+    let offline_tick = !conn.online && last.1 != minute;
+    last.1 = minute;
+    // Clocks in zones (the idle screen's too) show the time once it is known.
+    let clock_changed = clock.is_changed();
     let live_changed = live.is_changed() || conn.is_changed() || offline_tick;
     for (entity, mut zone) in &mut zones {
+        // Night mode: nothing plays on a screen that is off (a video stops
+        // decoding). What showed ends now for proof of play; the zone is
+        // filled anew when the screen is on.
+        if power.off {
+            if zone.drawn
+                && let Ok(c) = children.get(entity)
+            {
+                for e in c.iter().filter(|e| contents.contains(*e)) {
+                    commands.entity(e).despawn();
+                }
+            }
+            zone.end_play(link.as_deref(), at);
+            zone.key = None;
+            zone.drawn = false;
+            continue;
+        }
         let showing = showings
             .iter()
             .find(|(n, _)| *n == zone.name)
@@ -333,7 +378,7 @@ fn refresh_zones(
         let showing = match (&manifest.0, zone.failed.is_empty()) {
             // The next playable item fills the rest of the entry; with none,
             // the failed item stays (its last frame or card).
-            (Some(m), false) => substitute(m, &zone.name, at, &zone.failed).or(showing),
+            (Some(m), false) => substitute(m, &zone.name, at, source, &zone.failed).or(showing),
             _ => showing,
         };
         let key = zone_key(&showing);
@@ -343,7 +388,7 @@ fn refresh_zones(
                 ItemKind::TransitBoard { .. } | ItemKind::SensorPanel { .. }
             )
         });
-        if zone.drawn && zone.key == key && !(live_changed && live_item) {
+        if zone.drawn && zone.key == key && !(live_changed && live_item) && !clock_changed {
             continue;
         }
         let first_fill_done = zone.drawn;
@@ -368,18 +413,8 @@ fn refresh_zones(
             }
         }
         // Proof of play for what just ended.
-        if zone.key != key
-            && let Some((item, schedule, since)) = zone.shown.take()
-            && let Some(link) = &link
-        {
-            let ms = (at - since).num_milliseconds().clamp(0, u32::MAX as i64) as u32;
-            link.report(AppReport::Played(PlayRecord {
-                item,
-                zone: zone.name.clone(),
-                schedule,
-                started_at: since,
-                duration_ms: ms,
-            }));
+        if zone.key != key {
+            zone.end_play(link.as_deref(), at);
         }
         if zone.key != key || zone.shown.is_none() {
             zone.shown = showing
@@ -399,6 +434,7 @@ fn refresh_zones(
             data_dir: &settings.data_dir,
             online: conn.online,
             server: &conn.server,
+            clock_known: clock.trusted,
         };
         // A new item slides in over the old one once its images are loaded
         // (both on screen meanwhile: never a blank or black frame). The
@@ -438,9 +474,9 @@ fn refresh_zones(
         commands.entity(entity).add_child(wrapper);
     }
     if let Some(link) = &link
-        && *last_status != at.timestamp()
+        && last.0 != at.timestamp()
     {
-        *last_status = at.timestamp();
+        last.0 = at.timestamp();
         report_status(link, &zones);
     }
 }
@@ -714,7 +750,12 @@ fn spawn_image(p: &mut ChildSpawnerCommands, ctx: &Ctx, sha256: &str, fit: Fit, 
     });
 }
 
-fn clock_strings(now: DateTime<Utc>, tz: Tz) -> (String, String) {
+/// The time and date a clock shows; while the time is not known ("--:--",
+/// no date) rather than a wrong one.
+fn clock_strings(now: DateTime<Utc>, tz: Tz, known: bool) -> (String, String) {
+    if !known {
+        return (UNKNOWN_TIME.into(), String::new());
+    }
     let local = now.with_timezone(&tz);
     (
         crate::german::time_hm(&local),
@@ -723,7 +764,7 @@ fn clock_strings(now: DateTime<Utc>, tz: Tz) -> (String, String) {
 }
 
 fn spawn_clock(p: &mut ChildSpawnerCommands, ctx: &Ctx, show_date: bool, heading: Option<&str>) {
-    let (time, date) = clock_strings(ctx.now, ctx.tz);
+    let (time, date) = clock_strings(ctx.now, ctx.tz, ctx.clock_known);
     let width = ctx.size.x * 0.9;
     p.spawn(column()).with_children(|c| {
         if let Some(h) = heading {
@@ -758,6 +799,9 @@ fn spawn_clock(p: &mut ChildSpawnerCommands, ctx: &Ctx, show_date: bool, heading
         }
     });
 }
+
+/// What a clock shows while the player's clock is not trusted.
+pub const UNKNOWN_TIME: &str = "--:--";
 
 /// The idle screen: the town's name and the clock.
 pub fn spawn_idle(p: &mut ChildSpawnerCommands, ctx: &Ctx) {
@@ -1223,14 +1267,19 @@ fn transitions(
     }
 }
 
-fn tick_clocks(now: Res<Now>, mut last: Local<i64>, mut texts: Query<(&mut Text, &ClockText)>) {
+fn tick_clocks(
+    now: Res<Now>,
+    trust: Res<ClockTrust>,
+    mut last: Local<i64>,
+    mut texts: Query<(&mut Text, &ClockText)>,
+) {
     let at = now.get();
-    if *last == at.timestamp() {
+    if *last == at.timestamp() && !trust.is_changed() {
         return;
     }
     *last = at.timestamp();
     for (mut text, clock) in &mut texts {
-        let (time, date) = clock_strings(at, clock.tz);
+        let (time, date) = clock_strings(at, clock.tz, trust.trusted);
         let want = match clock.part {
             ClockPart::Time => time,
             ClockPart::Date => date,
@@ -1299,6 +1348,19 @@ fn offline_notice(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_shows_no_time_while_the_time_is_not_known() {
+        let now: DateTime<Utc> = "2026-11-22T10:05:00Z".parse().unwrap();
+        let tz = chrono_tz::Europe::Berlin;
+        let (time, date) = clock_strings(now, tz, true);
+        assert_eq!(time, "11:05");
+        assert!(!date.is_empty());
+        assert_eq!(
+            clock_strings(now, tz, false),
+            ("--:--".into(), String::new())
+        );
+    }
 
     #[test]
     fn long_text_gets_a_smaller_font_and_never_below_the_minimum() {

@@ -12,6 +12,7 @@
 
 pub mod download;
 pub mod health;
+pub mod journal;
 
 use crate::store::Store;
 use chrono::{DateTime, Utc};
@@ -52,6 +53,13 @@ pub struct NetConfig {
     /// First delay before a failed manifest sync is tried again (a full disk
     /// freed, an asset fixed on the server); doubles per failure up to an hour.
     pub sync_retry: Duration,
+    /// Player updates (`crate::update`); `None`: none are looked for.
+    pub update: Option<crate::update::UpdateConfig>,
+    /// The system log to forward (the kiosk: `--forward-journal`).
+    pub journal: Option<journal::Journal>,
+    /// Added to the wall clock when it is compared with the server's
+    /// (`--clock-offset-s`, the same skew the app plays with; tests).
+    pub clock_offset: chrono::Duration,
 }
 
 impl NetConfig {
@@ -65,6 +73,9 @@ impl NetConfig {
             connect_timeout: Duration::from_secs(10),
             cache_max_bytes: None,
             sync_retry: Duration::from_secs(60),
+            update: None,
+            journal: None,
+            clock_offset: chrono::Duration::zero(),
         }
     }
 
@@ -111,6 +122,11 @@ pub enum NetEvent {
     Live(LiveData),
     /// Something a technician should know (a failed download, a refusal).
     Problem(String),
+    /// The server's `Welcome`: its time minus ours when it arrived (see
+    /// [`crate::clock`]).
+    ServerTime {
+        skew: chrono::Duration,
+    },
 }
 
 /// What the app tells the network side.
@@ -233,6 +249,7 @@ struct Net {
     /// Alerts the app drew, told again after every reconnect: the server
     /// has no acknowledgement for "shown", and records it idempotently.
     shown: Vec<(String, DateTime<Utc>)>,
+    updater: Option<crate::update::Updater>,
 }
 
 impl Net {
@@ -260,6 +277,7 @@ impl Net {
             missing: Arc::default(),
             requests: async_channel::bounded(1).0,
             shown: Vec::new(),
+            updater: None,
         }
     }
 
@@ -268,6 +286,8 @@ impl Net {
     }
 
     async fn run(mut self) {
+        // Here, inside the runtime: the updater spawns tasks.
+        self.updater = self.config.update.clone().map(crate::update::Updater::new);
         // What the current manifest had to leave out is reported again after
         // a restart, until a new manifest replaces it.
         match with_store(&self.store, |s| s.manifest_skipped()).await {
@@ -381,7 +401,12 @@ impl Net {
                 bytes,
             },
             manifest_version,
-            problems: self.problems.clone(),
+            problems: self
+                .problems
+                .iter()
+                .cloned()
+                .chain(self.updater.iter().flat_map(|u| u.problems()))
+                .collect(),
         }
     }
 
@@ -445,6 +470,7 @@ impl Net {
         }
 
         let mut online = false;
+        let mut logs: Option<JoinHandle<()>> = None;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(3600));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut plays = tokio::time::interval(self.config.plays_interval);
@@ -481,13 +507,24 @@ impl Net {
                         break Outcome::Lost { reason: "send failed".into(), was_online: online };
                     }
                     match msg {
-                        ServerMessage::Welcome { display_id, heartbeat_interval_s, .. } => {
+                        ServerMessage::Welcome { display_id, heartbeat_interval_s, server_time, .. } => {
                             online = true;
+                            let skew = server_time - (Utc::now() + self.config.clock_offset);
+                            self.emit(NetEvent::ServerTime { skew });
                             let every = Duration::from_secs(u64::from(heartbeat_interval_s.max(1)));
                             heartbeat = tokio::time::interval(every);
                             heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                             plays.reset_immediately();
                             self.emit(NetEvent::Online { display_id });
+                            // With updates on, a current manifest is confirmed by a
+                            // sync (304) too: that is what a trial's health and
+                            // the assigned release are checked on.
+                            if self.updater.is_some()
+                                && sync.is_none()
+                                && let Some(token) = token.clone()
+                            {
+                                sync = Some(self.start_sync(token));
+                            }
                             let mut sent = true;
                             for (alert_id, at) in self.shown.clone() {
                                 sent &= send(&mut ws, &PlayerMessage::AlertShown { alert_id, at }).await.is_ok();
@@ -497,6 +534,8 @@ impl Net {
                             }
                         }
                         ServerMessage::PairingCode { code, expires_at } => {
+                            // Shown on the screen anyway; in the log for a technician at the console.
+                            tracing::info!("pairing code {code} shown (valid until {expires_at})");
                             self.emit(NetEvent::Pairing { code, expires_at });
                         }
                         ServerMessage::Adopted { display_id, token } => {
@@ -561,6 +600,17 @@ impl Net {
                     if send(&mut ws, &PlayerMessage::Heartbeat(h)).await.is_err() {
                         break Outcome::Lost { reason: "send failed".into(), was_online: true };
                     }
+                    // The log goes with the heartbeat's rhythm, one batch at a time.
+                    if let (Some(j), Some(t)) = (&self.config.journal, &token)
+                        && logs.as_ref().is_none_or(|h| h.is_finished())
+                    {
+                        logs = Some(tokio::spawn(send_logs(
+                            self.http.clone(),
+                            self.config.server.clone(),
+                            t.clone(),
+                            j.clone(),
+                        )));
+                    }
                 }
                 _ = plays.tick(), if online && batch_in_flight.is_none() => {
                     match with_store(&self.store, |s| s.next_batch()).await {
@@ -587,6 +637,13 @@ impl Net {
                 }
                 done = async { sync.as_mut().expect("guarded").await }, if sync.is_some() => {
                     sync = None;
+                    if matches!(done, Ok(Ok(_)))
+                        && let (Some(u), Some(t)) = (self.updater.as_mut(), token.as_deref())
+                        && u.after_sync(&self.http, &self.config.server, t, &self.store).await
+                    {
+                        // Staff hear of a refused or rolled-back release now.
+                        heartbeat.reset_immediately();
+                    }
                     match done {
                         Ok(Ok(Some(Synced { manifest: m, skipped }))) => {
                             retry_delay = self.config.sync_retry;
@@ -720,6 +777,41 @@ async fn sync_manifest(
 
 /// Encodes the frame as PNG (off the async workers) and uploads it with
 /// `PUT /api/player/screenshot`; failures are logged, the next request retries.
+/// Sends one batch of the journal; what the server does not take stays.
+async fn send_logs(http: reqwest::Client, base: String, token: String, journal: journal::Journal) {
+    let batch = journal.take();
+    let Some(last) = batch.last().map(|e| e.cursor.clone()) else {
+        return;
+    };
+    let entries: Vec<_> = batch.iter().map(|e| &e.entry).collect();
+    let resp = http
+        .post(format!("{base}/api/player/logs"))
+        .bearer_auth(token)
+        .json(&entries)
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => journal.accepted(&last),
+        Ok(r) if r.status().is_client_error() => {
+            // Sending it again would be refused again: dropped, said once.
+            tracing::warn!(
+                "the server refused {} log entries: {}",
+                batch.len(),
+                r.status()
+            );
+            journal.accepted(&last);
+        }
+        Ok(r) => {
+            tracing::info!("log entries not sent: the server answered {}", r.status());
+            journal.give_back(batch);
+        }
+        Err(e) => {
+            tracing::info!("log entries not sent: {e}");
+            journal.give_back(batch);
+        }
+    }
+}
+
 async fn upload_screenshot(
     http: reqwest::Client,
     base: String,

@@ -206,7 +206,7 @@ async fn wait_event<R>(
     }
 }
 
-fn png(colour: [u8; 3]) -> Vec<u8> {
+pub(crate) fn png(colour: [u8; 3]) -> Vec<u8> {
     let mut bytes = Vec::new();
     image::RgbImage::from_pixel(48, 27, image::Rgb(colour))
         .write_to(
@@ -218,7 +218,7 @@ fn png(colour: [u8; 3]) -> Vec<u8> {
 }
 
 /// Uploads a PNG; returns its reference.
-async fn upload(api: &Api, name: &str, bytes: Vec<u8>) -> AssetRef {
+pub(crate) async fn upload(api: &Api, name: &str, bytes: Vec<u8>) -> AssetRef {
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let resp = api
@@ -734,7 +734,7 @@ async fn an_unknown_item_type_is_skipped_reported_and_the_rest_plays() {
 }
 
 /// A PNG of `w`×`h` noise: incompressible, so its size is about 3·w·h bytes.
-fn noise_png(w: u32, h: u32, seed: u8) -> Vec<u8> {
+pub(crate) fn noise_png(w: u32, h: u32, seed: u8) -> Vec<u8> {
     let mut state = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
     let img = image::RgbImage::from_fn(w, h, |_, _| {
         let mut px = [0u8; 3];
@@ -757,7 +757,7 @@ fn noise_png(w: u32, h: u32, seed: u8) -> Vec<u8> {
 }
 
 /// An image item; returns its id.
-async fn image_item(api: &Api, name: &str, asset: &AssetRef) -> i64 {
+pub(crate) async fn image_item(api: &Api, name: &str, asset: &AssetRef) -> i64 {
     let item = json!({
         "name": name,
         "duration_s": 10,
@@ -769,7 +769,7 @@ async fn image_item(api: &Api, name: &str, asset: &AssetRef) -> i64 {
 }
 
 /// Makes schedule `id` play `items` instead (one manifest change).
-async fn replace_entries(api: &Api, id: i64, items: &[i64]) {
+pub(crate) async fn replace_entries(api: &Api, id: i64, items: &[i64]) {
     let path = format!("/api/schedules/{id}");
     let (_, mut s) = api.get(&path).await.unwrap();
     s["entries"] = items.iter().map(|i| json!({ "item": i })).collect();

@@ -22,18 +22,18 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
-const W: u32 = 1280;
-const H: u32 = 720;
+pub(crate) const W: u32 = 1280;
+pub(crate) const H: u32 = 720;
 
 /// An Xvfb of `W`x`H` on the first free display number, and a connection.
-struct Xvfb {
+pub(crate) struct Xvfb {
     _proc: Proc,
-    name: String,
-    conn: RustConnection,
+    pub(crate) name: String,
+    pub(crate) conn: RustConnection,
     root: u32,
 }
 
-fn xvfb(dir: &Path) -> Xvfb {
+pub(crate) fn xvfb(dir: &Path) -> Xvfb {
     require("Xvfb");
     for n in 70..170 {
         if Path::new(&format!("/tmp/.X{n}-lock")).exists()
@@ -58,7 +58,17 @@ fn xvfb(dir: &Path) -> Xvfb {
                 // Another server took the number meanwhile: the next one.
                 break;
             }
-            if let Ok((conn, screen)) = RustConnection::connect(Some(&name)) {
+            // The server that answers must be this one: another test may
+            // have taken the number a moment earlier (its lock file names it).
+            let owner = std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
+                .ok()
+                .and_then(|l| l.trim().parse::<u32>().ok());
+            if owner.is_some_and(|pid| pid != proc.child.id()) {
+                break;
+            }
+            if owner.is_some()
+                && let Ok((conn, screen)) = RustConnection::connect(Some(&name))
+            {
                 let root = conn.setup().roots[screen].root;
                 return Xvfb {
                     _proc: proc,
@@ -76,7 +86,7 @@ fn xvfb(dir: &Path) -> Xvfb {
 
 impl Xvfb {
     /// The screen's pixels (Xvfb's BGRX, as RGBA).
-    fn grab(&self) -> image::RgbaImage {
+    pub(crate) fn grab(&self) -> image::RgbaImage {
         let reply = self
             .conn
             .get_image(
@@ -99,7 +109,12 @@ impl Xvfb {
     }
 
     /// Grabs until `ok` holds; fails after `T`, keeping the last grab.
-    fn wait_for(&self, what: &str, player: &mut Proc, ok: impl Fn(&image::RgbaImage) -> bool) {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        player: &mut Proc,
+        ok: impl Fn(&image::RgbaImage) -> bool,
+    ) {
         let start = Instant::now();
         loop {
             if let Some(status) = player.child.try_wait().unwrap() {

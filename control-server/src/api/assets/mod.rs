@@ -34,6 +34,8 @@ use tower::ServiceExt as _;
 use tower_http::services::ServeFile;
 
 mod upload;
+// Player releases stream their uploads the same way (`api::releases`).
+pub(crate) use upload::{Received, declared_length, receive};
 mod validate;
 
 /// Largest accepted image side, in pixels.
@@ -248,7 +250,12 @@ pub async fn serve_file(state: &AppState, sha256: &str, req: Request) -> ApiResu
     .await
 }
 
-async fn send_file(path: PathBuf, mime: &str, etag: &str, req: Request) -> ApiResult<Response> {
+pub(crate) async fn send_file(
+    path: PathBuf,
+    mime: &str,
+    etag: &str,
+    req: Request,
+) -> ApiResult<Response> {
     let etag = HeaderValue::from_str(etag).map_err(|e| ApiError::internal(format!("etag: {e}")))?;
     let content_type = HeaderValue::from_str(mime)
         .map_err(|e| ApiError::internal(format!("stored mime {mime:?}: {e}")))?;

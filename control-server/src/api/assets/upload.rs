@@ -35,7 +35,7 @@ pub(super) fn clean_filename(raw: Option<&str>) -> String {
 
 /// Removes its file when dropped, unless disarmed: covers errors, panics and
 /// cancelled requests alike.
-pub(super) struct TempFile {
+pub(crate) struct TempFile {
     path: Option<PathBuf>,
 }
 
@@ -43,10 +43,10 @@ impl TempFile {
     pub(super) fn new(path: PathBuf) -> TempFile {
         TempFile { path: Some(path) }
     }
-    pub(super) fn path(&self) -> &FsPath {
+    pub(crate) fn path(&self) -> &FsPath {
         self.path.as_deref().expect("temp file is armed")
     }
-    pub(super) fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.path = None;
     }
 }
@@ -68,7 +68,7 @@ pub(super) fn random_name(suffix: &str) -> String {
     format!("{}{suffix}", hex::encode(bytes))
 }
 
-pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -79,15 +79,15 @@ pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// What was received: the temp file, its hash, size and first bytes.
-pub(super) struct Received {
-    temp: TempFile,
-    sha256: String,
-    size: u64,
-    head: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) temp: TempFile,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) head: Vec<u8>,
 }
 
 /// Streams the body into a new file in `tmp/`, enforcing `limit` as it goes.
-pub(super) async fn receive(config: &Config, body: Body, limit: u64) -> ApiResult<Received> {
+pub(crate) async fn receive(config: &Config, body: Body, limit: u64) -> ApiResult<Received> {
     let path = tmp_dir(config).join(random_name(".part"));
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
