@@ -7,8 +7,9 @@
 # OUT_DIR is build.sh's (amd64): kiosk-amd64.img, root.ext4, vmlinuz,
 # initrd.img. Each run boots a copy of the image without a network (the
 # example kiosk.conf: the player shows its "connecting" screen) until
-# systemd reports player.service started, which is after the player's
-# READY=1, sent after its first frame. Emulated (TCG) unless
+# systemd reports player.service started (in the journal, forwarded to the
+# serial console), which is after the player's READY=1, sent after its
+# first frame. Emulated (TCG) unless
 # KIOSK_QEMU_ACCEL=kvm. Prints the figures, then one JSON line.
 set -eu
 
@@ -48,7 +49,7 @@ while [ "$i" -lt "$runs" ]; do
     # shellcheck disable=SC2086 # $accel is meant to split into words
     timeout 600 qemu-system-x86_64 $accel -m 2048 -smp 2 \
         -kernel "$out/vmlinuz" -initrd "$out/initrd.img" \
-        -append "root=LABEL=kiosk-root ro console=ttyS0" \
+        -append "root=LABEL=kiosk-root ro console=ttyS0 systemd.journald.forward_to_console=1" \
         -drive "file=$work/disk.img,format=raw,if=virtio" \
         -device virtio-vga -display none -monitor none -nic none \
         -serial stdio </dev/null >"$work/serial.log" 2>&1 &
@@ -56,7 +57,7 @@ while [ "$i" -lt "$runs" ]; do
     # The kernel's own timestamp of the line: seconds since power-on.
     seconds=""
     waited=0
-    while [ -z "$seconds" ] && [ "$waited" -lt 600 ] && kill -0 "$qemu" 2>/dev/null; do
+    while [ -z "$seconds" ] && [ "$waited" -lt 300 ] && kill -0 "$qemu" 2>/dev/null; do
         seconds=$(sed -n 's/^\[ *\([0-9.]*\)\] systemd\[1\]: Started player\.service.*/\1/p' \
             "$work/serial.log" | head -n 1)
         [ -n "$seconds" ] || { sleep 1; waited=$((waited + 1)); }
