@@ -26,6 +26,8 @@ pub fn plugin(app: &mut App) {
 /// Events handled per frame at most, so a burst never stalls a frame.
 const MAX_EVENTS_PER_FRAME: usize = 64;
 
+// A Bevy system: each resource it touches is a parameter.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn poll(
     link: Option<Res<NetLink>>,
     now: Res<Now>,
@@ -34,6 +36,7 @@ pub(crate) fn poll(
     mut alerts: ResMut<Alerts>,
     mut live: ResMut<Live>,
     mut clock: Option<ResMut<ClockTrust>>,
+    mut exit: MessageWriter<AppExit>,
 ) {
     let Some(link) = link else { return };
     for _ in 0..MAX_EVENTS_PER_FRAME {
@@ -94,6 +97,10 @@ pub(crate) fn poll(
                     }
                     clock.server = check;
                 }
+            }
+            NetEvent::Restart { why } => {
+                info!("{why}: the player ends and is started again");
+                exit.write(AppExit::Success);
             }
         }
     }

@@ -127,6 +127,11 @@ pub enum NetEvent {
     ServerTime {
         skew: chrono::Duration,
     },
+    /// End the player (exit status 0) so its supervisor starts it again:
+    /// a new release is installed.
+    Restart {
+        why: String,
+    },
 }
 
 /// What the app tells the network side.
@@ -287,7 +292,11 @@ impl Net {
 
     async fn run(mut self) {
         // Here, inside the runtime: the updater spawns tasks.
-        self.updater = self.config.update.clone().map(crate::update::Updater::new);
+        self.updater = self
+            .config
+            .update
+            .clone()
+            .map(|c| crate::update::Updater::new(c, self.events.clone()));
         // What the current manifest had to leave out is reported again after
         // a restart, until a new manifest replaces it.
         match with_store(&self.store, |s| s.manifest_skipped()).await {

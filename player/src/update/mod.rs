@@ -305,10 +305,16 @@ pub struct Updater {
     /// The SHA-256 of the release the manifest names; lines about another
     /// one are dropped when it changes.
     named: Option<String>,
+    /// Where an installed release asks the app to end, so the player stops
+    /// through its one shutdown path and systemd starts the launcher.
+    events: async_channel::Sender<crate::net::NetEvent>,
 }
 
 impl Updater {
-    pub fn new(config: UpdateConfig) -> Updater {
+    pub fn new(
+        config: UpdateConfig,
+        events: async_channel::Sender<crate::net::NetEvent>,
+    ) -> Updater {
         let problems = config.problems();
         for p in &problems {
             tracing::warn!("{p}");
@@ -323,6 +329,7 @@ impl Updater {
             problems: std::sync::Arc::new(std::sync::Mutex::new(problems.clone())),
             startup: problems,
             named: None,
+            events,
         }
     }
 
@@ -417,17 +424,23 @@ impl Updater {
         let (http, base, token) = (http.clone(), base.to_owned(), token.to_owned());
         let (refused, problems) = (self.refused.clone(), self.problems.clone());
         let sha = release.sha256.clone();
+        let events = self.events.clone();
         tracing::info!("player release {} assigned; downloading", release.version);
         let task = tokio::spawn(async move {
             match fetch_and_install(&http, &base, &token, &config, &release).await {
                 Ok(i) => {
                     tracing::info!(
-                        "player release {} verified and installed in {:?}; exiting so the launcher starts it",
+                        "player release {} verified and installed in {:?}; ending so the launcher starts it",
                         i.version,
                         i.slot
                     );
-                    // Everything the player keeps is durable (SQLite commits,
-                    // atomic files); systemd restarts the launcher.
+                    // The app ends through its shutdown path (systemd then
+                    // restarts the launcher). Should it not within a minute,
+                    // this ends the process: everything it keeps is durable
+                    // (SQLite commits, atomic files).
+                    let why = format!("player release {} installed", i.version);
+                    let _ = events.send(crate::net::NetEvent::Restart { why }).await;
+                    tokio::time::sleep(Duration::from_secs(60)).await;
                     std::process::exit(0);
                 }
                 Err(e) => {

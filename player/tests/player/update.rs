@@ -223,6 +223,12 @@ async fn signed_releases_are_installed_tried_confirmed_and_failing_ones_rolled_b
     let good = publish(&api, &key, "9.9.9", &player_copy(dir, "9.9.9")).await;
     assign(&api, "9.9.9", display).await;
     assert_eq!(launcher.exited("after installing 9.9.9").await, Some(0));
+    // Through the app's own shutdown path, not the fallback exit.
+    let log = std::fs::read_to_string(&launcher.log).unwrap();
+    assert!(
+        log.contains("player release 9.9.9 installed: the player ends and is started again"),
+        "{log}"
+    );
     let s = state(dir);
     assert_eq!(s["trial"]["release"]["version"], "9.9.9");
     assert_eq!(s["trial"]["starts"], 0);
