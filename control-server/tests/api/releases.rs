@@ -42,6 +42,13 @@ async fn manifest(server: &TestServer, token: &str) -> Value {
     m
 }
 
+/// `PUT /api/releases/assignment` as the admin.
+async fn assign(server: &TestServer, body: Value) -> (StatusCode, Value) {
+    server
+        .call(Method::PUT, "/api/releases/assignment", Some(body))
+        .await
+}
+
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -88,13 +95,7 @@ async fn a_release_is_uploaded_assigned_named_in_manifests_and_served() {
     let before = manifest(&server, &one_token).await["version"]
         .as_u64()
         .unwrap();
-    let (status, list) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "version": "2.0.0", "displays": [one] })),
-        )
-        .await;
+    let (status, list) = assign(&server, json!({ "version": "2.0.0", "displays": [one] })).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list[0]["displays"], json!([one]));
     let m = manifest(&server, &one_token).await;
@@ -139,13 +140,7 @@ async fn a_release_is_uploaded_assigned_named_in_manifests_and_served() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
-    let (status, list) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "version": "3.0.0" })),
-        )
-        .await;
+    let (status, list) = assign(&server, json!({ "version": "3.0.0" })).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list[1]["global"], true);
     assert_eq!(
@@ -157,13 +152,7 @@ async fn a_release_is_uploaded_assigned_named_in_manifests_and_served() {
         "2.0.0"
     );
     // Removing display one's own assignment: it follows the global one.
-    let (status, _) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "version": null, "displays": [one] })),
-        )
-        .await;
+    let (status, _) = assign(&server, json!({ "version": null, "displays": [one] })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         manifest(&server, &one_token).await["player_release"]["version"],
@@ -252,29 +241,11 @@ async fn bad_uploads_are_refused_clearly_and_accepted_releases_stay() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "version": "9.9" })),
-        )
-        .await;
+    let (status, body) = assign(&server, json!({ "version": "9.9" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "version": "1.0.0", "displays": [4711] })),
-        )
-        .await;
+    let (status, body) = assign(&server, json!({ "version": "1.0.0", "displays": [4711] })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            "/api/releases/assignment",
-            Some(json!({ "displays": "all" })),
-        )
-        .await;
+    let (status, body) = assign(&server, json!({ "displays": "all" })).await;
     assert!(status.is_client_error(), "{status} {body}");
 
     // Nothing but the accepted release was kept, and it survives a restart.
