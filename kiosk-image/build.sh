@@ -24,9 +24,26 @@ bins=$2
 out=$3
 here=$(cd "$(dirname "$0")" && pwd)
 
+# Kernel modules no display needs stay out of the root, also those of the
+# kernels security updates install later (dpkg keeps these path-excludes in
+# /etc/dpkg/dpkg.cfg.d): other GPUs' drivers, InfiniBand, ISDN, network and
+# cluster file systems. The QEMU variant also leaves out radios, sound,
+# cameras, Bluetooth and staging drivers; a Pi needs its Wi-Fi (brcmfmac),
+# the HDMI CEC core in drivers/media and VCHIQ in staging.
+modules_excluded="drivers/gpu/drm/amd drivers/gpu/drm/radeon drivers/gpu/drm/nouveau
+    drivers/infiniband drivers/isdn fs/btrfs fs/xfs fs/ocfs2 fs/gfs2 fs/ceph fs/smb
+    fs/nfs fs/nfsd"
 case "$arch" in
-    amd64) kernel=linux-image-amd64 ;;
-    arm64) kernel="linux-image-arm64 raspi-firmware" ;;
+    amd64)
+        kernel=linux-image-amd64
+        modules_excluded="$modules_excluded drivers/net/wireless drivers/media
+            drivers/staging drivers/bluetooth sound net/wireless net/mac80211
+            net/bluetooth drivers/gpu/drm/i915"
+        ;;
+    # Debian's Pi 4 support: the firmware (start4.elf …) and its kernel hook,
+    # which writes config.txt and cmdline.txt (see customize.sh), and the
+    # Wi-Fi chip's firmware.
+    arm64) kernel="linux-image-arm64 raspi-firmware firmware-brcm80211" ;;
     *)
         echo "build.sh: unknown architecture '$arch' (arm64 or amd64)" >&2
         exit 2
@@ -42,6 +59,19 @@ for tool in mmdebstrap genimage mcopy mkfs.vfat mke2fs; do
         exit 2
     fi
 done
+
+# A foreign architecture's maintainer scripts run through QEMU's user-mode
+# emulation, which the kernel must know to start; its binaries are
+# stripped by the cross binutils.
+if [ "$arch" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then
+    if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || ! command -v arch-test >/dev/null 2>&1 ||
+        ! command -v aarch64-linux-gnu-strip >/dev/null 2>&1; then
+        echo "build.sh: building for arm64 on $(dpkg --print-architecture) needs QEMU's binfmt" \
+            "handler and the cross binutils: apt-get install qemu-user-static binfmt-support" \
+            "arch-test binutils-aarch64-linux-gnu" >&2
+        exit 2
+    fi
+fi
 
 # Player updates: the public key releases must be signed with
 # (`player-release keygen`), installed as /etc/kiosk/update-key.pub by
@@ -64,15 +94,24 @@ trap 'rm -rf "$work"' EXIT INT TERM
 root="$work/root"
 
 # What the display runs, and nothing else: no desktop, no display manager.
+# GStreamer without plugins-bad (115 MiB with GTK, librsvg, flite, Intel's
+# media SDK): the player's playbin finds qtdemux and matroskademux in
+# -good, libav decodes H.264 and HEVC, libvpx (-good) VP8 and VP9. Debian's
+# kernel has no driver for the Pi's video decoder, so -bad's stateless V4L2
+# decoders would find nothing to drive.
 packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod netbase
     iproute2 nftables wpasupplicant openssh-server unattended-upgrades
     cloud-guest-utils fdisk
     ca-certificates cage xwayland seatd libvulkan1 mesa-vulkan-drivers v4l-utils
     libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad gstreamer1.0-libav initramfs-tools $kernel"
+    gstreamer1.0-libav initramfs-tools $kernel"
+excludes=""
+for dir in $modules_excluded; do
+    excludes="$excludes --dpkgopt=path-exclude=/lib/modules/*/kernel/$dir/*"
+done
 
-# shellcheck disable=SC2086 # the package list is meant to split into words
-mmdebstrap --variant=minbase --architectures="$arch" \
+# shellcheck disable=SC2086 # the lists are meant to split into words
+mmdebstrap --variant=minbase --architectures="$arch" $excludes \
     --aptopt='APT::Install-Recommends "false"' \
     --components="main non-free-firmware" \
     --include="$(echo $packages | tr ' ' ',')" \
@@ -88,8 +127,9 @@ boot="$work/boot"
 mkdir -p "$boot"
 cp "$here/kiosk.conf.example" "$boot/kiosk.conf"
 if [ "$arch" = arm64 ]; then
+    # Firmware, kernel, initrd, device trees, config.txt and cmdline.txt,
+    # as Debian's raspi-firmware hook wrote them (customize.sh).
     cp -r "$root/boot/firmware/." "$boot/"
-    cp "$here/boot/config.txt" "$here/boot/cmdline.txt" "$boot/"
 else
     cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
     cp "$root"/boot/initrd.img-* "$out/initrd.img"

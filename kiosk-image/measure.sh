@@ -4,13 +4,19 @@
 #
 #   kiosk-image/measure.sh OUT_DIR [RUNS]
 #
-# OUT_DIR is build.sh's (amd64): kiosk-amd64.img, root.ext4, vmlinuz,
-# initrd.img. Each run boots a copy of the image without a network (the
-# example kiosk.conf: the player shows its "connecting" screen) until
-# systemd reports player.service started (in the journal, forwarded to the
-# serial console), which is after the player's READY=1, sent after its
-# first frame. Emulated (TCG) unless
-# KIOSK_QEMU_ACCEL=kvm. Prints the figures, then one JSON line.
+# OUT_DIR is build.sh's: kiosk-amd64.img, root.ext4, vmlinuz and initrd.img
+# for amd64, or kiosk-arm64.img and root.ext4 for arm64. Each run boots a
+# copy of the image without a network (the example kiosk.conf: the player
+# shows its "connecting" screen) until systemd reports player.service
+# started (in the journal, forwarded to the serial console), which is after
+# the player's READY=1, sent after its first frame. Emulated (TCG) unless
+# KIOSK_QEMU_ACCEL=kvm. KIOSK_SCREEN=FILE.ppm keeps the last run's screen,
+# taken through QEMU's monitor 10 s after the first frame. Prints the
+# figures, then one JSON line.
+#
+# arm64: QEMU has no Raspberry Pi 4, so the image's kernel, initrd and
+# root boot on QEMU's generic `virt` board (a Cortex-A72, the Pi 4's core)
+# with a virtio GPU; the Pi's firmware and device tree are not exercised.
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -19,63 +25,121 @@ if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 fi
 out=$1
 runs=${2:-3}
-for f in kiosk-amd64.img root.ext4 vmlinuz initrd.img; do
+if [ -f "$out/kiosk-amd64.img" ]; then
+    arch=amd64
+    needed="kiosk-amd64.img root.ext4 vmlinuz initrd.img"
+elif [ -f "$out/kiosk-arm64.img" ]; then
+    arch=arm64
+    needed="kiosk-arm64.img root.ext4"
+else
+    echo "measure.sh: no kiosk-amd64.img or kiosk-arm64.img in $out (run build.sh first)" >&2
+    exit 2
+fi
+for f in $needed; do
     if [ ! -f "$out/$f" ]; then
-        echo "measure.sh: $out/$f is missing (run build.sh amd64 first)" >&2
+        echo "measure.sh: $out/$f is missing (run build.sh $arch first)" >&2
         exit 2
     fi
 done
-if [ "${KIOSK_QEMU_ACCEL:-tcg}" = kvm ]; then
-    accel="-accel kvm -cpu host"
+image="$out/kiosk-$arch.img"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+
+if [ "$arch" = amd64 ]; then
+    qemu="qemu-system-x86_64 -device virtio-vga"
+    kernel="$out/vmlinuz"
+    initrd="$out/initrd.img"
+    console=ttyS0
+    if [ "${KIOSK_QEMU_ACCEL:-tcg}" = kvm ]; then
+        qemu="$qemu -accel kvm -cpu host"
+    else
+        qemu="$qemu -accel tcg,thread=multi -cpu max"
+    fi
 else
-    accel="-accel tcg,thread=multi -cpu max"
+    # The kernel and initrd the Pi's firmware would load, from the FAT
+    # partition (the first; its start in sectors from the MBR).
+    start=$(od -An -tu4 -j 454 -N 4 "$image" | tr -d ' ')
+    kernel="$work/vmlinuz"
+    initrd="$work/initrd.img"
+    # shellcheck disable=SC2012 # names the build made, no odd characters
+    name=$(mdir -b -i "$image@@$((start * 512))" :: | sed -n 's|^::/vmlinuz-|vmlinuz-|p' | sort -V | tail -n 1)
+    mcopy -n -i "$image@@$((start * 512))" "::$name" "$kernel"
+    mcopy -n -i "$image@@$((start * 512))" "::initrd.img-${name#vmlinuz-}" "$initrd"
+    qemu="qemu-system-aarch64 -M virt -device virtio-gpu-pci"
+    console=ttyAMA0
+    if [ "${KIOSK_QEMU_ACCEL:-tcg}" = kvm ]; then
+        qemu="$qemu -accel kvm -cpu host"
+    else
+        qemu="$qemu -accel tcg,thread=multi -cpu cortex-a72"
+    fi
 fi
 
-raw=$(stat -c %s "$out/kiosk-amd64.img")
-compressed=$(xz -T2 -1 -c "$out/kiosk-amd64.img" | wc -c)
+raw=$(stat -c %s "$image")
+compressed=$(xz -T2 -1 -c "$image" | wc -c)
 root_used=$(dumpe2fs -h "$out/root.ext4" 2>/dev/null | awk -F: '
     /^Block count/ { total = $2 } /^Free blocks/ { free = $2 } /^Block size/ { size = $2 }
     END { printf "%d", (total - free) * size }')
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
-echo "image: $(mib "$raw") MiB raw, $(mib "$compressed") MiB compressed (xz -1), root in use $(mib "$root_used") MiB"
+echo "image ($arch): $(mib "$raw") MiB raw, $(mib "$compressed") MiB compressed (xz -1), root in use $(mib "$root_used") MiB"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
 times=""
 i=0
 while [ "$i" -lt "$runs" ]; do
     i=$((i + 1))
-    cp --sparse=always "$out/kiosk-amd64.img" "$work/disk.img"
-    # shellcheck disable=SC2086 # $accel is meant to split into words
-    timeout 600 qemu-system-x86_64 $accel -m 2048 -smp 2 \
-        -kernel "$out/vmlinuz" -initrd "$out/initrd.img" \
-        -append "root=LABEL=kiosk-root ro console=ttyS0 systemd.journald.forward_to_console=1" \
+    cp --sparse=always "$image" "$work/disk.img"
+    rm -f "$work/monitor.in" "$work/monitor.out" "$work/serial.log" "$work/screen.ppm"
+    mkfifo "$work/monitor.in" "$work/monitor.out"
+    # cage composes with pixman: QEMU's virtual GPU has no EGL driver.
+    # shellcheck disable=SC2086 # $qemu is meant to split into words
+    timeout 900 $qemu -m 2048 -smp 2 \
+        -kernel "$kernel" -initrd "$initrd" \
+        -append "root=LABEL=kiosk-root ro console=$console systemd.journald.forward_to_console=1 systemd.setenv=WLR_RENDERER=pixman" \
         -drive "file=$work/disk.img,format=raw,if=virtio" \
-        -device virtio-vga -display none -monitor none -nic none \
-        -serial stdio </dev/null >"$work/serial.log" 2>&1 &
-    qemu=$!
+        -display none -nic none -monitor "pipe:$work/monitor" \
+        -serial "file:$work/serial.log" </dev/null >"$work/qemu.log" 2>&1 &
+    pid=$!
+    # Keeps the monitor's pipes open for as long as QEMU runs (it blocks
+    # on opening them otherwise) and drains its answers.
+    cat "$work/monitor.out" >/dev/null &
+    exec 3<>"$work/monitor.in"
     # The kernel's own timestamp of the line: seconds since power-on.
     seconds=""
     waited=0
-    while [ -z "$seconds" ] && [ "$waited" -lt 300 ] && kill -0 "$qemu" 2>/dev/null; do
+    while [ -z "$seconds" ] && [ "$waited" -lt 600 ] && kill -0 "$pid" 2>/dev/null; do
         seconds=$(sed -n 's/^\[ *\([0-9.]*\)\] systemd\[1\]: Started player\.service.*/\1/p' \
-            "$work/serial.log" | head -n 1)
+            "$work/serial.log" 2>/dev/null | head -n 1)
         [ -n "$seconds" ] || { sleep 1; waited=$((waited + 1)); }
     done
-    kill "$qemu" 2>/dev/null || true
-    wait "$qemu" 2>/dev/null || true
+    if [ -n "$seconds" ] && [ -n "${KIOSK_SCREEN:-}" ] && [ "$i" -eq "$runs" ]; then
+        sleep 10
+        echo "screendump $work/screen.ppm" >&3
+        waited=0
+        while [ ! -s "$work/screen.ppm" ] && [ "$waited" -lt 30 ]; do
+            sleep 1
+            waited=$((waited + 1))
+        done
+        sleep 1
+        cp "$work/screen.ppm" "$KIOSK_SCREEN"
+    fi
+    echo quit >&3 || true
+    exec 3>&-
+    sleep 1
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     if [ -z "$seconds" ]; then
         echo "measure.sh: run $i: the player did not start; the console's end:" >&2
-        tail -n 30 "$work/serial.log" >&2
+        tail -n 30 "$work/serial.log" "$work/qemu.log" >&2
         exit 1
     fi
     echo "run $i: first frame ${seconds} s after power-on"
     times="$times $seconds"
 done
+wait
 median=$(echo "$times" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '
     { v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 accel_name=${KIOSK_QEMU_ACCEL:-tcg}
-echo "boot to first frame: median ${median} s over $runs runs ($accel_name)"
-printf '{"bench":"kiosk-image","raw_bytes":%s,"xz_bytes":%s,"root_used_bytes":%s,"accel":"%s","runs":%s,"first_frame_s_median":%s,"first_frame_s":[%s]}\n' \
-    "$raw" "$compressed" "$root_used" "$accel_name" "$runs" "$median" \
+echo "boot to first frame: median ${median} s over $runs runs ($arch, $accel_name)"
+printf '{"bench":"kiosk-image","arch":"%s","raw_bytes":%s,"xz_bytes":%s,"root_used_bytes":%s,"accel":"%s","runs":%s,"first_frame_s_median":%s,"first_frame_s":[%s]}\n' \
+    "$arch" "$raw" "$compressed" "$root_used" "$accel_name" "$runs" "$median" \
     "$(echo "$times" | sed 's/^ //; s/ /,/g')"

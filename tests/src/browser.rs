@@ -401,6 +401,25 @@ impl Browser {
         Ok(())
     }
 
+    /// Makes a viewer account (`vera`) through `api`, logs out of the console
+    /// page at `url` and back in there as her; waits until `ready` holds.
+    /// What staff without the right to change a page see of it.
+    pub async fn switch_to_viewer(&self, api: &crate::Api, url: &str, ready: &str) -> Result<()> {
+        let (status, body) = api
+            .post(
+                "/api/users",
+                &json!({ "username": "vera", "password": "ein-langes-passwort", "role": "viewer" }),
+            )
+            .await?;
+        if status != reqwest::StatusCode::CREATED {
+            bail!("creating the viewer: {status} {body}");
+        }
+        self.goto(url).await?;
+        self.log_out().await?;
+        self.goto(url).await?;
+        self.log_in("vera", "ein-langes-passwort", ready).await
+    }
+
     /// Fails on script errors and policy violations (CSP) in the console.
     /// Failed loads are left out: the tests cause them on purpose (a wrong
     /// password, a refused save, a display without a screenshot) and the pages

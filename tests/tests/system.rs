@@ -31,10 +31,14 @@ mod web_alerts;
 mod web_console;
 #[path = "system/web_council_room.rs"]
 mod web_council_room;
+#[path = "system/web_display.rs"]
+mod web_display;
 #[path = "system/web_flow.rs"]
 mod web_flow;
 #[path = "system/web_public.rs"]
 mod web_public;
+#[path = "system/web_releases.rs"]
+mod web_releases;
 #[path = "system/web_schedule.rs"]
 mod web_schedule;
 

@@ -74,8 +74,12 @@ async fn receive(
 }
 
 #[derive(Debug, Deserialize)]
-struct Limit {
+struct Filter {
     limit: Option<i64>,
+    /// Only entries at least this severe (syslog: a lower number is worse).
+    /// Filtered here, not in the console: the newest `limit` entries of a
+    /// chatty board could otherwise hide every older error.
+    max_priority: Option<u8>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,7 +95,7 @@ async fn list(
     staff: Staff,
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    Query(q): Query<Limit>,
+    Query(q): Query<Filter>,
 ) -> ApiResult<Json<Vec<Line>>> {
     staff.require(Role::Viewer)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -99,6 +103,10 @@ async fn list(
         return Err(ApiError::Invalid(format!(
             "limit must be 1 to {KEEP_PER_DISPLAY}"
         )));
+    }
+    let max_priority = q.max_priority.unwrap_or(7);
+    if max_priority > 7 {
+        return Err(ApiError::Invalid("max_priority must be 0 to 7".into()));
     }
     let lines =
         s.db.call(move |c| {
@@ -112,9 +120,9 @@ async fn list(
             }
             let mut q = c.prepare(
                 "SELECT at, priority, source, message, received_at FROM display_logs \
-                 WHERE display_id = ?1 ORDER BY id DESC LIMIT ?2",
+                 WHERE display_id = ?1 AND priority <= ?3 ORDER BY id DESC LIMIT ?2",
             )?;
-            let rows = q.query_map(params![id, limit], |r| {
+            let rows = q.query_map(params![id, limit, max_priority], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, u8>(1)?,

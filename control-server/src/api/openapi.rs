@@ -1097,7 +1097,7 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/displays/{id}/logs",
         "displays",
         "viewer",
-        "The display's forwarded system log, newest first (?limit=, default 200, at most 5000)",
+        "The display's forwarded system log, newest first (?limit=, default 200, at most 5000; ?max_priority=0-7: only entries at least that severe)",
         None,
         None,
     ),

@@ -105,6 +105,46 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/static/library.css"),
     ),
     (
+        "display.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/display.js"),
+    ),
+    (
+        "night-mode.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/night-mode.js"),
+    ),
+    (
+        "night-editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/night-editor.js"),
+    ),
+    (
+        "display-logs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/display-logs.js"),
+    ),
+    (
+        "display.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/display.css"),
+    ),
+    (
+        "releases.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/releases.js"),
+    ),
+    (
+        "release-upload.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/release-upload.js"),
+    ),
+    (
+        "releases.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/releases.css"),
+    ),
+    (
         "schedule-editor.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/static/schedule-editor.js"),

@@ -8,11 +8,13 @@ use super::i18n::Lang;
 use super::{Chrome, Page, PageQuery, render};
 use crate::auth::{Staff, page_session};
 use crate::state::AppState;
+use crate::store;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use content::model::Display;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -108,15 +110,29 @@ pub(super) async fn staff_page(
     uri: &Uri,
     page: &StaffPage,
 ) -> Response {
-    let (staff, csrf) = match signed_in(s, headers, uri).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
-    let values = [
+    match signed_in(s, headers, uri).await {
+        Ok((staff, csrf)) => render_staff(page, &staff, csrf, q, headers, &[]),
+        Err(r) => r,
+    }
+}
+
+/// Renders `page` for `staff`, with `extra` values beside the session's.
+fn render_staff(
+    page: &StaffPage,
+    staff: &Staff,
+    csrf: String,
+    q: &PageQuery,
+    headers: &HeaderMap,
+    extra: &[(&str, String)],
+) -> Response {
+    let values: Vec<(&str, String)> = [
         ("user", staff.username.clone()),
         ("role", staff.role.as_str().to_owned()),
         ("csrf", csrf),
-    ];
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .collect();
     let scripts: Vec<&str> = std::iter::once("staff.js")
         .chain(page.scripts.iter().copied())
         .collect();
@@ -129,7 +145,7 @@ pub(super) async fn staff_page(
         section: page.section,
         chrome: Chrome::Staff,
     };
-    render(&rendered, staff_lang(q, &staff, headers))
+    render(&rendered, staff_lang(q, staff, headers))
 }
 
 /// A route that serves `page` to signed-in staff.
@@ -141,6 +157,39 @@ pub(super) fn staff_route(path: &str, page: &'static StaffPage) -> Router<AppSta
                   Query(q): Query<PageQuery>,
                   headers: HeaderMap,
                   uri: Uri| async move { staff_page(&s, &q, &headers, &uri, page).await },
+        ),
+    )
+}
+
+/// A route that serves `page` about display `{id}` to signed-in staff, with
+/// its `{{v:display_id}}`, `{{v:display_name}}` and `{{v:display_tz}}`; a
+/// 404 for a display that does not exist. The session comes first, so only
+/// staff learn which displays exist.
+pub(super) fn display_route(path: &str, page: &'static StaffPage) -> Router<AppState> {
+    Router::new().route(
+        path,
+        get(
+            move |State(s): State<AppState>,
+                  Path(id): Path<i64>,
+                  Query(q): Query<PageQuery>,
+                  headers: HeaderMap,
+                  uri: Uri| async move {
+                let (staff, csrf) = match signed_in(&s, &headers, &uri).await {
+                    Ok(found) => found,
+                    Err(r) => return r,
+                };
+                let display = match s.db.call(move |c| store::find::<Display>(c, id)).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) => return (StatusCode::NOT_FOUND, "no such display").into_response(),
+                    Err(e) => return e.into_response(),
+                };
+                let values = [
+                    ("display_id", id.to_string()),
+                    ("display_name", display.name),
+                    ("display_tz", display.timezone.name().to_owned()),
+                ];
+                render_staff(page, &staff, csrf, &q, &headers, &values)
+            },
         ),
     )
 }

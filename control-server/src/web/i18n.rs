@@ -88,7 +88,10 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         super::feed_health::TEXTS,
         super::admin::TEXTS,
         super::display_preview::TEXTS,
+        super::display_page::TEXTS,
+        super::display_logs::TEXTS,
         super::library::TEXTS,
+        super::releases_page::TEXTS,
         super::schedule_editor::TEXTS,
     ]
     .into_iter()
@@ -347,9 +350,38 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("js.nothing", "nichts", "nothing"),
 ];
 
+/// The keys a page script asks for with `call('key'` (literal keys only: a
+/// test checks the ones a script builds from a value on its own), for the
+/// tests that hold each script to this table.
+#[cfg(test)]
+pub fn script_keys<'a>(script: &'a str, call: &str) -> Vec<&'a str> {
+    let opening = format!("{call}('");
+    script
+        .match_indices(&opening)
+        .filter(|(i, _)| {
+            // `t('` must not be the end of `select('`.
+            !script[..*i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+        .filter_map(|(i, _)| {
+            let rest = &script[i + opening.len()..];
+            rest.find('\'').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_keys_are_the_literal_arguments_of_the_call() {
+        let script = "t('a_b') + select('no') + x.t('no') + numbered('c', 1) + t(`d_${x}`)";
+        assert_eq!(script_keys(script, "t"), ["a_b"]);
+        assert_eq!(script_keys(script, "numbered"), ["c"]);
+    }
 
     #[test]
     fn the_language_comes_from_query_cookie_browser_then_german() {

@@ -22,10 +22,13 @@ mod alerts;
 mod assets;
 mod console;
 mod council_room;
+mod display_logs;
+mod display_page;
 mod display_preview;
 mod feed_health;
 pub mod i18n;
 mod library;
+mod releases_page;
 mod schedule_editor;
 
 use crate::council::archive;
@@ -52,7 +55,10 @@ pub fn routes() -> Router<AppState> {
         .merge(feed_health::routes())
         .merge(admin::routes())
         .merge(display_preview::routes())
+        .merge(display_page::routes())
+        .merge(display_logs::routes())
         .merge(library::routes())
+        .merge(releases_page::routes())
         .merge(schedule_editor::routes())
         .route("/static/{name}", get(assets::serve))
 }

@@ -87,6 +87,46 @@ async fn forwarded_logs_are_checked_kept_bounded_and_survive_a_restart() {
     );
     assert_eq!(lines[0]["source"], "kernel");
     assert_eq!(lines[0]["at"], "2026-11-22T03:04:05Z");
+
+    // Filtered by severity on the server: an error among warnings.
+    let mut error = entry("Failed to start player.service");
+    error["priority"] = json!(3);
+    error["source"] = json!("systemd");
+    let (status, body) = post(json!([error, entry("dritte")])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, lines) = server
+        .call(
+            Method::GET,
+            &format!("/api/displays/{id}/logs?max_priority=3"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lines}");
+    assert_eq!(lines.as_array().unwrap().len(), 1, "{lines}");
+    assert_eq!(lines[0]["message"], "Failed to start player.service");
+    assert_eq!(lines[0]["priority"], 3);
+    let (_, lines) = server
+        .call(
+            Method::GET,
+            &format!("/api/displays/{id}/logs?max_priority=4&limit=2"),
+            None,
+        )
+        .await;
+    let messages: Vec<&str> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["dritte", "Failed to start player.service"]);
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &format!("/api/displays/{id}/logs?max_priority=8"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = server
         .call(Method::GET, "/api/displays/999/logs", None)
         .await;

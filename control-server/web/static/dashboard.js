@@ -1,8 +1,10 @@
 // The dashboard: every display with its online state, last heartbeat, health,
-// what it plays and its latest screenshot; a fresh screenshot on request.
-// Refreshed every 10 s; offline displays stand out.
+// what it plays, its night mode and its latest screenshot; a fresh screenshot
+// on request. Refreshed every 10 s; offline displays stand out. A display's
+// name leads to its own page.
 import { el, formatDate, t } from './common.js';
 import { getJson, send } from './staff.js';
+import { nightSummary } from './night-mode.js';
 
 const body = document.getElementById('displays');
 const groupSelect = document.getElementById('group');
@@ -99,8 +101,9 @@ function drawMap(displays) {
 function row(d) {
   const state = d.online ? t('online') : t('offline');
   return el('tr', { class: d.online ? 'online' : 'offline', 'data-display': d.id },
-    el('th', { scope: 'row' }, el('span', { class: 'name' }, d.name),
-      el('span', { class: 'where' }, [d.location?.address, (d.groups || []).join(', ')].filter(Boolean).join(' · '))),
+    el('th', { scope: 'row' }, el('a', { class: 'name', href: `/konsole/bildschirme/${d.id}` }, d.name),
+      el('span', { class: 'where' }, [d.location?.address, (d.groups || []).join(', ')].filter(Boolean).join(' · ')),
+      d.screen_off?.length ? el('span', { class: 'where night' }, nightSummary(d.screen_off)) : null),
     el('td', {}, el('span', { class: `state ${d.online ? 'on' : 'off'}` }, state),
       el('span', { class: 'where' }, d.last_seen ? `${t('last_seen')} ${formatDate(d.last_seen)}` : t('never_seen'))),
     el('td', {}, health(d.health)),

@@ -11,6 +11,9 @@
 //!    VM is killed there: a power cut during a cache write.
 //! 4. Booted again without a network (so without a trusted clock: no NTP,
 //!    no server), it shows A, the default layer's content, from its cache.
+//! 5. `kiosk.conf` gives a technician's SSH key: sshd answers through the
+//!    firewall with a host key the board made itself, kept on its data
+//!    partition; the image carries none.
 //!
 //! Emulation (TCG) by default: on this project's machines `/dev/kvm` exists
 //! but starts no guest (no output at all with `-cpu host,-arch-capabilities`
@@ -60,6 +63,9 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
         "mcopy",
         "mkfs.vfat",
         "qemu-system-x86_64",
+        "ssh-keygen",
+        "ssh-keyscan",
+        "debugfs",
     ] {
         require(tool);
     }
@@ -76,10 +82,23 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
     let server = ServerProcess::start();
     let api = Api::admin(&server.base_url()).await.unwrap();
     let relay = HoldingRelay::start(server.addr()).await;
-    // QEMU's user network shows the host's loopback as 10.0.2.2.
+    // A technician's key: SSH on. QEMU's user network shows the host's
+    // loopback as 10.0.2.2.
+    let technik = tmp.path().join("technik");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&technik)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let ssh_key = std::fs::read_to_string(technik.with_extension("pub")).unwrap();
     provision(
         &image,
-        &format!("server = http://10.0.2.2:{}\n", relay.port),
+        &format!(
+            "server = http://10.0.2.2:{}\nssh_key = {}\n",
+            relay.port,
+            ssh_key.trim()
+        ),
     );
 
     // 1. First boot: the pairing code, on the screen and in the log.
@@ -125,6 +144,24 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
     assert_eq!(status, reqwest::StatusCode::CREATED, "{v}");
     let schedule = v["id"].as_i64().unwrap();
     vm.wait_screen("image A", SHOW, shows_orange).await;
+    // sshd answers through the firewall, with the board's own host key.
+    let ssh_port = vm.ssh_port;
+    let host_key = eventually(SHOW, "the board's SSH host key", || async move {
+        let scan = tokio::task::spawn_blocking(move || {
+            Command::new("ssh-keyscan")
+                .args(["-T", "5", "-t", "ed25519", "-p"])
+                .arg(ssh_port.to_string())
+                .arg("127.0.0.1")
+                .output()
+        })
+        .await??;
+        Ok(String::from_utf8_lossy(&scan.stdout)
+            .split_whitespace()
+            .skip_while(|w| *w != "ssh-ed25519")
+            .nth(1)
+            .map(str::to_owned))
+    })
+    .await;
     // The board's journal (in RAM) reaches the server: the kernel's warning
     // about the data partition's journaled mode, from this boot.
     let logs = format!("/api/displays/{display}/logs?limit=5000");
@@ -202,6 +239,26 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
     assert!(
         len - blocks * block_size < 4 * MIB,
         "the data file system has {blocks} blocks of {block_size} bytes in a partition of {len}"
+    );
+    // The host key sshd showed is the one the board keeps on its data
+    // partition; the image itself has none to share between boards.
+    let debugfs = |fs: &Path, request: &str| {
+        let o = Command::new("debugfs")
+            .args(["-R", request])
+            .arg(fs)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let kept = debugfs(&data, "cat /ssh/ssh_host_ed25519_key.pub");
+    assert!(
+        kept.split_whitespace().nth(1) == Some(host_key.as_str()),
+        "sshd showed {host_key}; /data/ssh holds {kept:?}"
+    );
+    let etc_ssh = debugfs(&image.with_file_name("root.ext4"), "ls /etc/ssh");
+    assert!(
+        etc_ssh.contains("sshd_config") && !etc_ssh.contains("ssh_host_"),
+        "the image's /etc/ssh: {etc_ssh}"
     );
     let fsck = Command::new("e2fsck")
         .arg("-fn")
@@ -338,6 +395,8 @@ struct Vm {
     child: Child,
     qmp: PathBuf,
     screen_file: PathBuf,
+    /// The host's end of the guest's port 22 (with a network).
+    ssh_port: u16,
     lines: mpsc::UnboundedReceiver<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -351,6 +410,13 @@ impl Vm {
             Ok("kvm") => vec!["-accel", "kvm", "-cpu", "host"],
             _ => vec!["-accel", "tcg,thread=multi", "-cpu", "max"],
         };
+        // A free port on the host for the guest's SSH (taken back at once;
+        // QEMU binds it moments later).
+        let ssh_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut child = Command::new("qemu-system-x86_64")
             .args(accel)
             .args(["-m", "2048", "-smp", "2", "-kernel"])
@@ -372,9 +438,12 @@ impl Vm {
             .args(["-serial", "stdio", "-qmp"])
             .arg(format!("unix:{},server=on,wait=off", qmp.display()))
             .args(if network {
-                ["-nic", "user,model=virtio-net-pci"]
+                [
+                    "-nic".to_owned(),
+                    format!("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{ssh_port}-:22"),
+                ]
             } else {
-                ["-nic", "none"]
+                ["-nic".to_owned(), "none".to_owned()]
             })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -398,6 +467,7 @@ impl Vm {
         Vm {
             child,
             qmp,
+            ssh_port,
             screen_file: dir.join("screen.ppm"),
             lines,
             log,
