@@ -110,6 +110,8 @@ for dir in $modules_excluded; do
     excludes="$excludes --dpkgopt=path-exclude=/lib/modules/*/kernel/$dir/*"
 done
 
+# The lists split into words, but the excludes' `*` must reach dpkg as is.
+set -f
 # shellcheck disable=SC2086 # the lists are meant to split into words
 mmdebstrap --variant=minbase --architectures="$arch" $excludes \
     --aptopt='APT::Install-Recommends "false"' \
@@ -121,6 +123,7 @@ mmdebstrap --variant=minbase --architectures="$arch" $excludes \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook="\"$here/customize.sh\" \"\$1\" \"$here\" \"$bins\" $arch" \
     bookworm "$root"
+set +f
 
 # The boot partition: kernel, initrd, the example settings as kiosk.conf.
 boot="$work/boot"
