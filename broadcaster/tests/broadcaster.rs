@@ -1302,7 +1302,17 @@ fn a_stalled_program_pipeline_is_reported_and_set_going_again() {
         "segments again",
         |_| segments_made(&live) > live0 && segments_made(&archive) > arch0,
     );
-    assert_hls_and_archive_go_on(&mut studio, &live, Some(&archive), 3);
+    // And go on. Not at a pace checked by the clock, as the other tests do:
+    // after the restart the muxers still work through the timeline's gap, so
+    // the first segments after it come irregularly (a full CI run once took
+    // over 13 s for three of them, with nothing stalled).
+    let (live0, arch0) = (segments_made(&live), segments_made(&archive));
+    tick_until(
+        &mut studio,
+        Duration::from_secs(30),
+        "segments going on",
+        |_| segments_made(&live) >= live0 + 3 && segments_made(&archive) >= arch0 + 3,
+    );
     let report = studio.stop().unwrap();
     assert!(report.duration_ms > 3000, "{report:?}");
 }
