@@ -61,7 +61,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::i18n::{Lang, script_keys, text};
+    use super::super::i18n::{Lang, assert_scripts_texts, script_keys, text};
 
     /// The script asks only for texts that exist, a name for every syslog
     /// priority included (it builds those keys from the number).
@@ -70,12 +70,7 @@ mod tests {
         let script = include_str!("../../web/static/display-logs.js");
         let keys = script_keys(script, "t");
         assert!(keys.len() >= 4, "{keys:?}");
-        for key in keys {
-            assert!(
-                text(Lang::De, &format!("js.{key}")).is_some(),
-                "no text js.{key}"
-            );
-        }
+        assert_scripts_texts(&[("display-logs.js", script)], &["t"]);
         for priority in 0..=7 {
             assert!(
                 text(Lang::En, &format!("js.logs_sev_{priority}")).is_some(),

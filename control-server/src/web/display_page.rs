@@ -114,39 +114,30 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::i18n::{Lang, script_keys, text};
+    use super::super::i18n::{Lang, assert_scripts_texts, text};
 
     /// The page's scripts (and the dashboard, which shows the summary) ask
     /// only for texts that exist, the weekday names they build included.
     #[test]
     fn every_text_the_scripts_ask_for_is_there() {
-        for (name, script) in [
-            ("display.js", include_str!("../../web/static/display.js")),
-            (
-                "night-editor.js",
-                include_str!("../../web/static/night-editor.js"),
-            ),
-            (
-                "night-mode.js",
-                include_str!("../../web/static/night-mode.js"),
-            ),
-            (
-                "dashboard.js",
-                include_str!("../../web/static/dashboard.js"),
-            ),
-        ] {
-            let keys: Vec<&str> = ["t", "numbered"]
-                .iter()
-                .flat_map(|call| script_keys(script, call))
-                .collect();
-            assert!(!keys.is_empty(), "{name}: no texts found");
-            for key in keys {
-                assert!(
-                    text(Lang::De, &format!("js.{key}")).is_some(),
-                    "{name}: no text js.{key}"
-                );
-            }
-        }
+        assert_scripts_texts(
+            &[
+                ("display.js", include_str!("../../web/static/display.js")),
+                (
+                    "night-editor.js",
+                    include_str!("../../web/static/night-editor.js"),
+                ),
+                (
+                    "night-mode.js",
+                    include_str!("../../web/static/night-mode.js"),
+                ),
+                (
+                    "dashboard.js",
+                    include_str!("../../web/static/dashboard.js"),
+                ),
+            ],
+            &["t", "numbered"],
+        );
         for day in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
             assert!(text(Lang::En, &format!("js.day_{day}")).is_some(), "{day}");
         }

@@ -372,6 +372,28 @@ pub fn script_keys<'a>(script: &'a str, call: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Fails unless every text the `scripts` ask for through `calls` (`t`, and
+/// helpers such as `numbered`) is in the table in both languages, and each
+/// script asks for some: the check each page with scripts runs on its own.
+#[cfg(test)]
+pub fn assert_scripts_texts(scripts: &[(&str, &str)], calls: &[&str]) {
+    for (name, script) in scripts {
+        let keys: Vec<&str> = calls
+            .iter()
+            .flat_map(|call| script_keys(script, call))
+            .collect();
+        assert!(!keys.is_empty(), "{name}: no texts found");
+        for key in keys {
+            for lang in [Lang::De, Lang::En] {
+                assert!(
+                    text(lang, &format!("js.{key}")).is_some(),
+                    "{name}: no text js.{key}"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

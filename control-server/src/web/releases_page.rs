@@ -168,31 +168,20 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::i18n::{Lang, script_keys, text};
+    use super::super::i18n::assert_scripts_texts;
 
     /// The page's scripts ask only for texts that exist.
     #[test]
     fn every_text_the_scripts_ask_for_is_there() {
-        for (name, script) in [
-            ("releases.js", include_str!("../../web/static/releases.js")),
-            (
-                "release-upload.js",
-                include_str!("../../web/static/release-upload.js"),
-            ),
-        ] {
-            let keys: Vec<&str> = ["t", "filled"]
-                .iter()
-                .flat_map(|call| script_keys(script, call))
-                .collect();
-            assert!(!keys.is_empty(), "{name}: no texts found");
-            for key in keys {
-                for lang in [Lang::De, Lang::En] {
-                    assert!(
-                        text(lang, &format!("js.{key}")).is_some(),
-                        "{name}: no text js.{key}"
-                    );
-                }
-            }
-        }
+        assert_scripts_texts(
+            &[
+                ("releases.js", include_str!("../../web/static/releases.js")),
+                (
+                    "release-upload.js",
+                    include_str!("../../web/static/release-upload.js"),
+                ),
+            ],
+            &["t", "filled"],
+        );
     }
 }
