@@ -98,13 +98,16 @@ root="$work/root"
 # media SDK): the player's playbin finds qtdemux and matroskademux in
 # -good, libav decodes H.264 and HEVC, libvpx (-good) VP8 and VP9. Debian's
 # kernel has no driver for the Pi's video decoder, so -bad's stateless V4L2
-# decoders would find nothing to drive.
+# decoders would find nothing to drive. zstd compresses the initramfs
+# (initramfs-tools' default; without it gzip, slower to unpack), whose
+# module choice (rootfs/etc/initramfs-tools) is copied in by the setup
+# hook, before the kernel's package makes the first one.
 packages="systemd systemd-sysv systemd-timesyncd systemd-resolved dbus udev kmod netbase
     iproute2 nftables wpasupplicant openssh-server unattended-upgrades
     cloud-guest-utils fdisk
     ca-certificates cage xwayland seatd libvulkan1 mesa-vulkan-drivers v4l-utils
     libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-    gstreamer1.0-libav initramfs-tools $kernel"
+    gstreamer1.0-libav initramfs-tools zstd $kernel"
 excludes=""
 for dir in $modules_excluded; do
     excludes="$excludes --dpkgopt=path-exclude=/lib/modules/*/kernel/$dir/*"
@@ -121,6 +124,7 @@ mmdebstrap --variant=minbase --architectures="$arch" $excludes \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --setup-hook="mkdir -p \"\$1/etc\" && cp -r \"$here/rootfs/etc/initramfs-tools\" \"\$1/etc/\"" \
     --customize-hook="\"$here/customize.sh\" \"\$1\" \"$here\" \"$bins\" $arch" \
     bookworm "$root"
 set +f

@@ -76,6 +76,11 @@ mkdir -p "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
 ln -sf /lib/systemd/system/wpa_supplicant@.service \
     "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service"
 chroot "$root" systemctl disable getty@tty1.service
+# Jobs with nothing to do on a read-only root without LVM (they cost boot
+# time): dpkg's database backup, ext4 scrubbing of LVM snapshots, and
+# wpa_supplicant's D-Bus service (Wi-Fi runs as wpa_supplicant@wlan0).
+chroot "$root" systemctl mask dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service
+chroot "$root" systemctl disable wpa_supplicant.service
 # sshd starts only with a key in kiosk.conf (ssh.service.d/kiosk.conf), with
 # the board's own host key: the keys openssh-server made for the image
 # would be every board's.

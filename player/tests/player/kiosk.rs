@@ -179,11 +179,14 @@ fn every_shell_script_passes_shellcheck() {
             scripts.push(path);
         }
     }
-    // The image's own commands are scripts too (no extension).
-    for entry in std::fs::read_dir(kiosk_image().join("rootfs/usr/local/sbin")).unwrap() {
-        scripts.push(entry.unwrap().path());
+    // The image's own commands and its initramfs hooks are scripts too
+    // (no extension).
+    for dir in ["rootfs/usr/local/sbin", "rootfs/etc/initramfs-tools/hooks"] {
+        for entry in std::fs::read_dir(kiosk_image().join(dir)).unwrap() {
+            scripts.push(entry.unwrap().path());
+        }
     }
-    assert!(scripts.len() >= 6, "scripts found: {scripts:?}");
+    assert!(scripts.len() >= 7, "scripts found: {scripts:?}");
     let o = run(Command::new("shellcheck").args(&scripts));
     assert!(
         o.status.success(),

@@ -298,6 +298,20 @@ async fn build_image(dir: &Path) -> PathBuf {
     );
     let image = out.join("kiosk-amd64.img");
     assert!(image.is_file(), "build.sh made no {}", image.display());
+    // The initramfs with only the root's modules (the kiosk-modules hook),
+    // zstd-compressed: Debian's default ("most", gzip here) is 32 MiB, over
+    // 2 s of unpacking under emulation and read from the card at each boot.
+    let initrd = std::fs::read(out.join("initrd.img")).unwrap();
+    assert_eq!(
+        initrd[..4],
+        [0x28, 0xb5, 0x2f, 0xfd],
+        "the initramfs is not zstd-compressed"
+    );
+    assert!(
+        initrd.len() < 16 << 20,
+        "the initramfs has {} bytes: are the initramfs-tools settings in?",
+        initrd.len()
+    );
     image
 }
 
