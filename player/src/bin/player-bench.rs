@@ -428,10 +428,13 @@ impl Display {
                 xvfb: None,
             });
         }
-        let name = ":87".to_owned();
+        // `-displayfd`: Xvfb takes the first number whose sockets it can
+        // bind (a killed server's leftovers in /tmp do not count) and
+        // writes it once it accepts connections.
         let mut xvfb = Command::new("Xvfb")
             .args([
-                &name,
+                "-displayfd",
+                "1",
                 "-screen",
                 "0",
                 "1920x1080x24",
@@ -439,24 +442,27 @@ impl Display {
                 "tcp",
                 "-nocursor",
             ])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .context("starting Xvfb")?;
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &name[1..]));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() || xvfb.try_wait().is_ok_and(|s| s.is_some()) {
-            if let Ok(Some(status)) = xvfb.try_wait() {
-                // Its socket may be another server's (a stale :87).
-                bail!("Xvfb on {name} exited at start ({status}): is another X server on it?");
-            }
-            if Instant::now() > deadline {
-                stop_group(&mut xvfb);
-                bail!("Xvfb did not come up on {name}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let stdout = xvfb.stdout.take().context("Xvfb's stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let number = rx
+            .recv_timeout(Duration::from_secs(10))
+            .ok()
+            .and_then(|line| line.trim().parse::<u32>().ok());
+        let Some(number) = number else {
+            stop_group(&mut xvfb);
+            bail!("Xvfb did not come up with a display number");
+        };
+        let name = format!(":{number}");
         Ok(Display {
             name,
             xvfb: Some(xvfb),

@@ -12,8 +12,9 @@ use crate::wayland::{
 };
 use bevy::color::ColorToPacked as _;
 use serde_json::json;
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
@@ -26,8 +27,10 @@ pub(crate) const W: u32 = 1280;
 pub(crate) const H: u32 = 720;
 
 /// An Xvfb of `W`x`H` on the first free display number, and a connection.
+/// Stopped with SIGTERM when dropped, so that it removes its socket in
+/// /tmp/.X11-unix (a killed one leaves it behind).
 pub(crate) struct Xvfb {
-    _proc: Proc,
+    proc: Proc,
     pub(crate) name: String,
     pub(crate) conn: RustConnection,
     root: u32,
@@ -35,53 +38,69 @@ pub(crate) struct Xvfb {
 
 pub(crate) fn xvfb(dir: &Path) -> Xvfb {
     require("Xvfb");
-    for n in 70..170 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-        {
-            continue;
-        }
-        let name = format!(":{n}");
-        let mut cmd = Command::new("Xvfb");
-        cmd.args([
-            &name,
-            "-screen",
-            "0",
-            &format!("{W}x{H}x24"),
-            "-nolisten",
-            "tcp",
-        ]);
-        let mut proc = Proc::spawn(cmd, dir.join(format!("xvfb{n}.log")));
-        let start = Instant::now();
-        loop {
-            if proc.child.try_wait().unwrap().is_some() {
-                // Another server took the number meanwhile: the next one.
-                break;
-            }
-            // The server that answers must be this one: another test may
-            // have taken the number a moment earlier (its lock file names it).
-            let owner = std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
-                .ok()
-                .and_then(|l| l.trim().parse::<u32>().ok());
-            if owner.is_some_and(|pid| pid != proc.child.id()) {
-                break;
-            }
-            if owner.is_some()
-                && let Ok((conn, screen)) = RustConnection::connect(Some(&name))
-            {
-                let root = conn.setup().roots[screen].root;
-                return Xvfb {
-                    _proc: proc,
-                    name,
-                    conn,
-                    root,
-                };
-            }
-            assert!(start.elapsed() < T, "Xvfb {name} did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    // `-displayfd`: the server takes the first number whose sockets it can
+    // bind and writes it there once it accepts connections. It makes no lock
+    // file, and the abstract socket that decides is the kernel's, gone with
+    // its server: leftovers of killed servers in /tmp cannot use up the
+    // numbers (they did, on a CI machine whose /tmp outlives its runs,
+    // when this test picked numbers by the files it found).
+    let mut cmd = Command::new("Xvfb");
+    cmd.args([
+        "-displayfd",
+        "1",
+        "-screen",
+        "0",
+        &format!("{W}x{H}x24"),
+        "-nolisten",
+        "tcp",
+    ]);
+    let log = dir.join("xvfb.log");
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    // Proc from here on: a panic below prints the server's log.
+    let proc = Proc { child, log, what };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(T)
+        .unwrap_or_else(|_| panic!("Xvfb named no display within {T:?}"));
+    let number: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb exited without a display number ({line:?})"));
+    let name = format!(":{number}");
+    let (conn, screen) = RustConnection::connect(Some(&name))
+        .unwrap_or_else(|e| panic!("cannot connect to Xvfb {name}: {e}"));
+    let root = conn.setup().roots[screen].root;
+    Xvfb {
+        proc,
+        name,
+        conn,
+        root,
     }
-    panic!("no free X display number in :70..:170");
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.proc.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while self.proc.child.try_wait().is_ok_and(|s| s.is_none()) && start.elapsed() < T {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // What is left, Proc's own drop kills.
+    }
 }
 
 impl Xvfb {
