@@ -124,6 +124,14 @@ pub struct Config {
     /// --screenshot`); default: `player` beside this binary.
     #[arg(long, env = "CONTROL_PLAYER_BIN", global = true)]
     pub player_bin: Option<PathBuf>,
+    /// The public key player releases are signed with, as `player-release
+    /// keygen --public` writes it (the image's update key). With it the
+    /// server refuses uploads and assignments whose signature does not
+    /// verify, which every display would refuse anyway; without it only
+    /// the displays check. A file that cannot be read or holds no key stops
+    /// the server from starting.
+    #[arg(long, env = "CONTROL_RELEASE_KEY", global = true)]
+    pub release_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -160,6 +168,7 @@ impl Config {
             alert_expiry_ms: 30_000,
             open_data_licence: "dl-de/by-2-0".into(),
             player_bin: None,
+            release_key: None,
         }
     }
 }

@@ -29,6 +29,18 @@ use tokio::net::TcpListener;
 
 /// Opens the database and data directories and builds the shared state.
 pub fn open_state(config: Config) -> anyhow::Result<AppState> {
+    // First, so a bad key file stops the start before anything is created.
+    let release_key = config
+        .release_key
+        .as_deref()
+        .map(api::releases::load_key)
+        .transpose()?;
+    if let Some(key) = &release_key {
+        tracing::info!(
+            fingerprint = %key.fingerprint(),
+            "player releases are checked against the release key"
+        );
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let db = db::Db::open(&config.db_path())?;
@@ -47,6 +59,7 @@ pub fn open_state(config: Config) -> anyhow::Result<AppState> {
         sensors,
         transit,
         council: Arc::new(council::Council::default()),
+        release_key,
     })
 }
 

@@ -15,4 +15,7 @@ pub struct AppState {
     pub sensors: Arc<crate::civic::sensors::SensorService>,
     pub transit: Arc<crate::civic::transit::TransitService>,
     pub council: Arc<crate::council::Council>,
+    /// `--release-key`, loaded at start: player releases are checked
+    /// against it (`api::releases`); `None` leaves that to the displays.
+    pub release_key: Option<content::release::ReleaseKey>,
 }

@@ -44,14 +44,19 @@ mod web_schedule;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use system_tests::{Api, ServerProcess, SimPlayer, Welcome};
+use system_tests::{Api, ServerOptions, ServerProcess, SimPlayer, Welcome};
 
 /// The wait for any single expected event.
 pub const T: Duration = Duration::from_secs(10);
 
 /// A fresh server and its admin.
 pub async fn start() -> (ServerProcess, Api) {
-    let mut server = ServerProcess::start();
+    start_with(ServerOptions::default()).await
+}
+
+/// A fresh server started with `options`, and its admin.
+pub async fn start_with(options: ServerOptions) -> (ServerProcess, Api) {
+    let mut server = ServerProcess::start_with(options);
     match Api::admin(&server.base_url()).await {
         Ok(api) => (server, api),
         Err(e) => server.fail(&format!("admin login failed: {e:#}")),

@@ -4,10 +4,20 @@
 //! its own token (`GET /api/player/releases/{sha256}`).
 //!
 //! The server never holds the signing key, so a compromised server cannot push
-//! code: it checks only that an upload is well-formed (a valid version, a
-//! 64-byte hex signature, the SHA-256 and size it claims). Whether the
-//! signature is good is the player's decision, against the public key baked
-//! into the kiosk image (`player::update::verify`).
+//! code: trust is the player's, against the public key baked into the kiosk
+//! image (`player::update::verify`). The server checks that an upload is
+//! well-formed (a valid version, a 64-byte hex signature, the SHA-256 and
+//! size it claims). Given the same public key (`--release-key`) it also
+//! checks the signature with the player's own check
+//! (`content::release::ReleaseKey::verify`): a
+//! release signed with another key would otherwise be stored and assigned,
+//! and every display would silently keep its old version. So with a key an
+//! upload that does not verify is refused (422, nothing stored), a stored
+//! one that does not (uploaded before the key was configured) cannot be
+//! assigned (409), and the list says for each release whether it verified
+//! ([`SignatureCheck`], worked out on every request rather than stored, so
+//! a changed key is never judged by an old answer). Without a key the
+//! server is as before: the displays alone decide.
 //!
 //! An upload is streamed into the assets' `tmp/` (as asset uploads are),
 //! checked, fsynced, renamed to `<data_dir>/releases/<sha256>` (directory
@@ -27,12 +37,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use content::DisplayId;
-use content::release::{PlayerRelease, check_version, is_sha256, is_signature};
+use content::release::{PlayerRelease, ReleaseKey, check_version, is_sha256, is_signature};
 use rusqlite::{Connection, OptionalExtension as _};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,6 +56,47 @@ pub fn routes() -> Router<AppState> {
 /// Where a release's binary lives.
 pub fn release_path(config: &Config, sha256: &str) -> PathBuf {
     config.data_dir.join("releases").join(sha256)
+}
+
+/// Reads the public key player releases must be signed with
+/// (`--release-key`): the one baked into the displays' image. The server
+/// only verifies with it; signing stays offline. The error names the file
+/// and what is wrong, for the message the server stops with.
+pub fn load_key(path: &Path) -> anyhow::Result<ReleaseKey> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the release key {} (--release-key): {e}",
+            path.display()
+        )
+    })?;
+    ReleaseKey::parse(&text).map_err(|why| {
+        anyhow::anyhow!(
+            "the release key {} (--release-key) is not a public key as `player-release keygen --public` writes it: {why}",
+            path.display()
+        )
+    })
+}
+
+/// The start of every refusal for a release that does not verify. It starts
+/// with "signature", which the console's upload form takes as the field it
+/// concerns.
+fn mismatch(key: &ReleaseKey, version: &str) -> String {
+    format!(
+        "signature of release {version} does not match this server's release key {}…",
+        key.fingerprint()
+    )
+}
+
+/// Whether a release's signature was checked against the server's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureCheck {
+    /// It verifies against the server's release key.
+    Verified,
+    /// It does not: displays with that key would refuse the release.
+    Mismatch,
+    /// No key configured: only the displays check.
+    NoKey,
 }
 
 /// A release as the API shows it.
@@ -62,6 +113,8 @@ pub struct ReleaseInfo {
     pub global: bool,
     /// Displays assigned this release individually.
     pub displays: Vec<DisplayId>,
+    /// Its signature against the server's release key.
+    pub signature_check: SignatureCheck,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,7 +125,9 @@ struct UploadQuery {
 }
 
 /// `POST /api/releases?version=&sha256=&signature=`, the binary as the body
-/// (admin). 201 with the release; 409 when the version or binary exists.
+/// (admin). 201 with the release; 409 when the version or binary exists;
+/// 422 for a malformed field, and with a release key for a signature that
+/// does not verify (nothing stored).
 async fn upload(
     staff: Staff,
     State(s): State<AppState>,
@@ -120,6 +175,16 @@ async fn upload(
             "the binary's SHA-256 is {sha256}, not the {claimed} that was signed"
         )));
     }
+    // Checked before the move: a refusal leaves nothing behind (the temp
+    // file goes with `temp`).
+    if let Some(key) = &s.release_key
+        && key.verify(&version, &sha256, size, &signature).is_err()
+    {
+        return Err(ApiError::Invalid(format!(
+            "{}: it was signed with another key, or for another version or binary (this one has {size} bytes and SHA-256 {sha256}); nothing was stored",
+            mismatch(key, &version)
+        )));
+    }
     let dest = release_path(&s.config, &sha256);
     let src = temp.path().to_owned();
     let moved = dest.clone();
@@ -134,6 +199,7 @@ async fn upload(
     temp.disarm();
     let actor = staff.username.clone();
     let (v, sha, sig) = (version.clone(), sha256.clone(), signature);
+    let key = s.release_key.clone();
     let stored = s
         .db
         .transaction(move |tx| {
@@ -162,7 +228,7 @@ async fn upload(
                 &format!("release {v}"),
                 json!({ "sha256": sha, "size": size }),
             )?;
-            Ok(all(tx)?.into_iter().find(|r| r.id == id))
+            Ok(all(tx, key.as_ref())?.into_iter().find(|r| r.id == id))
         })
         .await;
     match stored {
@@ -194,10 +260,12 @@ async fn upload(
 
 async fn list(staff: Staff, State(s): State<AppState>) -> ApiResult<Json<Vec<ReleaseInfo>>> {
     staff.require(Role::Viewer)?;
-    Ok(Json(s.db.call(|c| Ok(all(c)?)).await?))
+    let key = s.release_key.clone();
+    Ok(Json(s.db.call(move |c| Ok(all(c, key.as_ref())?)).await?))
 }
 
-fn all(c: &Connection) -> rusqlite::Result<Vec<ReleaseInfo>> {
+/// Every release, oldest first, each checked against `key`.
+fn all(c: &Connection, key: Option<&ReleaseKey>) -> rusqlite::Result<Vec<ReleaseInfo>> {
     let global: Option<i64> = c
         .query_row(
             "SELECT release_id FROM player_release_global WHERE id = 1",
@@ -223,6 +291,7 @@ fn all(c: &Connection) -> rusqlite::Result<Vec<ReleaseInfo>> {
             uploaded_at: r.get(6)?,
             global: false,
             displays: Vec::new(),
+            signature_check: SignatureCheck::NoKey,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -231,6 +300,16 @@ fn all(c: &Connection) -> rusqlite::Result<Vec<ReleaseInfo>> {
         r.displays = per
             .query_map([r.id], |row| Ok(DisplayId(row.get(0)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        r.signature_check = match key {
+            Some(k)
+                if k.verify(&r.version, &r.sha256, r.size, &r.signature)
+                    .is_ok() =>
+            {
+                SignatureCheck::Verified
+            }
+            Some(_) => SignatureCheck::Mismatch,
+            None => SignatureCheck::NoKey,
+        };
     }
     Ok(out)
 }
@@ -249,6 +328,8 @@ struct Assignment {
 }
 
 /// Assigns a release (admin); the displays concerned get a new manifest.
+/// With a release key, a release whose signature does not verify against it
+/// is refused (409): the displays would refuse it and keep their version.
 async fn assign(
     staff: Staff,
     State(s): State<AppState>,
@@ -256,19 +337,30 @@ async fn assign(
 ) -> ApiResult<Json<Vec<ReleaseInfo>>> {
     staff.require(Role::Admin)?;
     let actor = staff.username.clone();
+    let key = s.release_key.clone();
     let (infos, touched, rev) = s
         .db
         .transaction(move |tx| {
             let release: Option<i64> = match &a.version {
-                Some(v) => Some(
-                    tx.query_row(
-                        "SELECT id FROM player_releases WHERE version = ?1",
-                        [v],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| ApiError::Invalid(format!("no release {v}")))?,
-                ),
+                Some(v) => {
+                    let (id, sha256, size, signature): (i64, String, i64, String) = tx
+                        .query_row(
+                            "SELECT id, sha256, size, signature FROM player_releases WHERE version = ?1",
+                            [v],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                        )
+                        .optional()?
+                        .ok_or_else(|| ApiError::Invalid(format!("no release {v}")))?;
+                    if let Some(key) = &key
+                        && key.verify(v, &sha256, size as u64, &signature).is_err()
+                    {
+                        return Err(ApiError::Conflict(format!(
+                            "{}: it was signed with another key (uploaded before this key was configured?), and every display with this key would refuse it; upload it signed with this key",
+                            mismatch(key, v)
+                        )));
+                    }
+                    Some(id)
+                }
                 None => None,
             };
             let touched: BTreeSet<DisplayId> = match &a.displays {
@@ -326,7 +418,7 @@ async fn assign(
                 json!({ "version": a.version }),
             )?;
             let rev = manifests::bump(tx, &touched)?;
-            Ok((all(tx)?, touched, rev))
+            Ok((all(tx, key.as_ref())?, touched, rev))
         })
         .await?;
     manifests::announce(&s.hub, &touched, rev);

@@ -102,27 +102,17 @@ pub(super) struct StaffPage {
     pub section: &'static str,
 }
 
-/// Renders `page` for the signed-in user, or redirects to the login.
-pub(super) async fn staff_page(
-    s: &AppState,
-    q: &PageQuery,
-    headers: &HeaderMap,
-    uri: &Uri,
-    page: &StaffPage,
-) -> Response {
-    match signed_in(s, headers, uri).await {
-        Ok((staff, csrf)) => render_staff(page, &staff, csrf, q, headers, &[]),
-        Err(r) => r,
-    }
-}
+/// Values a page fills in from the server's state, in the page's language
+/// (what the server is configured to do, where the page says so).
+pub(super) type PageValues = fn(&AppState, Lang) -> Vec<(&'static str, String)>;
 
-/// Renders `page` for `staff`, with `extra` values beside the session's.
+/// Renders `page` for `staff` in `lang`, with `extra` values beside the
+/// session's.
 fn render_staff(
     page: &StaffPage,
     staff: &Staff,
     csrf: String,
-    q: &PageQuery,
-    headers: &HeaderMap,
+    lang: Lang,
     extra: &[(&str, String)],
 ) -> Response {
     let values: Vec<(&str, String)> = [
@@ -145,18 +135,36 @@ fn render_staff(
         section: page.section,
         chrome: Chrome::Staff,
     };
-    render(&rendered, staff_lang(q, staff, headers))
+    render(&rendered, lang)
 }
 
 /// A route that serves `page` to signed-in staff.
 pub(super) fn staff_route(path: &str, page: &'static StaffPage) -> Router<AppState> {
+    staff_route_with(path, page, |_, _| Vec::new())
+}
+
+/// A route that serves `page` to signed-in staff, with the `{{v:…}}`
+/// values `values` works out for each request.
+pub(super) fn staff_route_with(
+    path: &str,
+    page: &'static StaffPage,
+    values: PageValues,
+) -> Router<AppState> {
     Router::new().route(
         path,
         get(
             move |State(s): State<AppState>,
                   Query(q): Query<PageQuery>,
                   headers: HeaderMap,
-                  uri: Uri| async move { staff_page(&s, &q, &headers, &uri, page).await },
+                  uri: Uri| async move {
+                match signed_in(&s, &headers, &uri).await {
+                    Ok((staff, csrf)) => {
+                        let lang = staff_lang(&q, &staff, &headers);
+                        render_staff(page, &staff, csrf, lang, &values(&s, lang))
+                    }
+                    Err(r) => r,
+                }
+            },
         ),
     )
 }
@@ -188,7 +196,8 @@ pub(super) fn display_route(path: &str, page: &'static StaffPage) -> Router<AppS
                     ("display_name", display.name),
                     ("display_tz", display.timezone.name().to_owned()),
                 ];
-                render_staff(page, &staff, csrf, &q, &headers, &values)
+                let lang = staff_lang(&q, &staff, &headers);
+                render_staff(page, &staff, csrf, lang, &values)
             },
         ),
     )

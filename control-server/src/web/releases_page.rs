@@ -4,14 +4,31 @@
 //! and the assignment to all displays or chosen ones. Everything goes through
 //! `/api/releases`, so the page authorizes as the API does: every staff member
 //! sees the releases, only admins upload and assign (the forms are hidden for
-//! others rather than failing on submit).
+//! others rather than failing on submit). The intro says what the server
+//! checks, which depends on whether it was given the release key
+//! (`--release-key`): a page that claimed a check the server does not make,
+//! or left out one it makes, would mislead the admin deciding what to assign.
 
-use super::console::{StaffPage, staff_route};
+use super::console::{StaffPage, staff_route_with};
+use super::i18n::{Lang, text};
 use crate::state::AppState;
 use axum::Router;
+use content::release::ReleaseKey;
 
 pub fn routes() -> Router<AppState> {
-    staff_route("/konsole/versionen", &PAGE)
+    staff_route_with("/konsole/versionen", &PAGE, |s, lang| {
+        vec![("intro", intro(s.release_key.as_ref(), lang))]
+    })
+}
+
+/// The page's intro: with a key, naming its fingerprint.
+fn intro(key: Option<&ReleaseKey>, lang: Lang) -> String {
+    match key {
+        Some(key) => text(lang, "releases.intro_key")
+            .unwrap_or_default()
+            .replace("{fingerprint}", &key.fingerprint()),
+        None => text(lang, "releases.intro").unwrap_or_default().to_owned(),
+    }
 }
 
 static PAGE: StaffPage = StaffPage {
@@ -33,6 +50,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Signed versions of the display software. The server checks form, checksum and size; whether the signature is genuine each display checks against the key in its image, and otherwise keeps its version.",
     ),
     (
+        "releases.intro_key",
+        "Signierte Versionen der Bildschirm-Software. Der Server prüft Form, Prüfsumme und Größe und die Signatur mit dem Freigabe-Schlüssel {fingerprint}…: Was nicht dazu passt, nimmt er nicht an und weist er nicht zu. Jeder Bildschirm prüft die Signatur noch einmal mit dem Schlüssel in seinem Abbild und behält sonst seine Version.",
+        "Signed versions of the display software. The server checks form, checksum and size, and the signature against the release key {fingerprint}…: it neither takes nor assigns a version that does not match it. Each display checks the signature again against the key in its image, and otherwise keeps its version.",
+    ),
+    (
         "releases.readonly",
         "Versionen hochladen und zuweisen darf nur die Verwaltung (Rolle „admin“).",
         "Only admins may upload and assign versions.",
@@ -46,6 +68,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("releases.col_size", "Größe", "Size"),
     ("releases.col_uploaded", "Hochgeladen", "Uploaded"),
     ("releases.col_sha", "SHA-256", "SHA-256"),
+    ("releases.col_signature", "Signatur", "Signature"),
     ("releases.col_assigned", "Zugewiesen", "Assigned"),
     ("releases.col_running", "Läuft auf", "Running on"),
     ("releases.upload", "Version hochladen", "Upload a version"),
@@ -115,6 +138,18 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("js.releases_displays", "{n} Bildschirme", "{n} displays"),
     ("js.releases_by", "von", "by"),
+    // `signature_check` of `GET /api/releases`.
+    ("js.releases_check_verified", "geprüft", "checked"),
+    (
+        "js.releases_check_mismatch",
+        "passt nicht zum Schlüssel",
+        "does not match the key",
+    ),
+    (
+        "js.releases_check_no_key",
+        "nicht geprüft: kein Schlüssel konfiguriert",
+        "not checked: no key configured",
+    ),
     (
         "js.releases_sha_full",
         "SHA-256 vollständig",
@@ -168,7 +203,29 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::i18n::assert_scripts_texts;
+    use super::super::i18n::{Lang, assert_scripts_texts};
+    use super::*;
+
+    /// Without a key the intro is today's; with one it names the key in
+    /// both languages and says uploads and assignments are checked.
+    #[test]
+    fn the_intro_says_what_the_server_checks() {
+        assert!(intro(None, Lang::En).contains("each display checks"));
+        assert!(intro(None, Lang::De).contains("prüft jeder Bildschirm"));
+        let key = ReleaseKey::parse(&format!(
+            "# key\n{}\n",
+            "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
+        ))
+        .unwrap();
+        for (lang, says) in [
+            (Lang::De, "mit dem Freigabe-Schlüssel 3b6a27bcceb6a42d…"),
+            (Lang::En, "against the release key 3b6a27bcceb6a42d…"),
+        ] {
+            let text = intro(Some(&key), lang);
+            assert!(text.contains(says), "{text}");
+            assert!(!text.contains('{'), "{text}");
+        }
+    }
 
     /// The page's scripts ask only for texts that exist.
     #[test]

@@ -25,6 +25,15 @@ function size(bytes) {
   return `${bytes} B`;
 }
 
+/** Whether the server checked the signature against its release key. */
+function signatureCheck(check) {
+  switch (check) {
+    case 'verified': return t('releases_check_verified');
+    case 'mismatch': return t('releases_check_mismatch');
+    default: return t('releases_check_no_key');
+  }
+}
+
 function releaseRow(r, displays) {
   const names = (ids) => ids.map((id) => displays.find((d) => d.id === id)?.name ?? `#${id}`);
   const assigned = [r.global ? t('releases_global') : null, ...names(r.displays)].filter(Boolean);
@@ -34,6 +43,7 @@ function releaseRow(r, displays) {
     el('td', {}, size(r.size)),
     el('td', {}, formatDate(r.uploaded_at), ' ', el('span', { class: 'where' }, `${t('releases_by')} ${r.uploaded_by}`)),
     el('td', {}, el('code', { title: `${t('releases_sha_full')}: ${r.sha256}`, 'data-sha': r.sha256 }, `${r.sha256.slice(0, 12)}…`)),
+    el('td', { class: 'check', 'data-check': r.signature_check }, signatureCheck(r.signature_check)),
     el('td', { class: 'assigned' }, assigned.join(', ') || '–'),
     el('td', { class: 'running' }, running.length
       ? [filled('releases_displays', { n: running.length }), ' ', el('span', { class: 'where' }, `(${running.join(', ')})`)]

@@ -1,14 +1,17 @@
 //! Checking a release before it is installed: its size and SHA-256, then
-//! the ed25519 signature over its statement (`content::release::statement`:
-//! version, hash and size) against the key baked into the image. Also the
-//! signing side, for `player-release` (offline, on a release manager's
-//! machine).
+//! the ed25519 signature over its statement (version, hash and size)
+//! against the key baked into the image, with `content::release::ReleaseKey`,
+//! the check the control server runs on uploads too. Also the signing side,
+//! for `player-release` (offline, on a release manager's machine).
 //!
 //! Key files are text: the 32-byte key in hex on one line (`#` comments
-//! and blank lines allowed). A secret key file holds the 32-byte seed.
+//! and blank lines allowed), read by `content::release::parse_key`. A secret
+//! key file holds the 32-byte seed in the same form.
 
-use content::release::{PlayerRelease, check_version, statement};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use content::release::{
+    PlayerRelease, ReleaseKey, SignatureError, check_version, parse_key, statement,
+};
+use ed25519_dalek::{Signer as _, SigningKey};
 use sha2::{Digest as _, Sha256};
 use std::io::Read as _;
 use std::path::Path;
@@ -44,19 +47,7 @@ pub enum VerifyError {
 
 /// The public key releases must be signed with.
 #[derive(Debug, Clone)]
-pub struct UpdateKey(VerifyingKey);
-
-fn key_bytes(text: &str) -> Result<[u8; 32], String> {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .ok_or("the file holds no key")?;
-    let bytes = hex::decode(line).map_err(|e| e.to_string())?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| format!("{} bytes, not 32", b.len()))
-}
+pub struct UpdateKey(ReleaseKey);
 
 impl UpdateKey {
     pub fn load(path: &Path) -> Result<UpdateKey, VerifyError> {
@@ -71,8 +62,7 @@ impl UpdateKey {
     }
 
     pub fn parse(text: &str) -> Result<UpdateKey, String> {
-        let bytes = key_bytes(text)?;
-        VerifyingKey::from_bytes(&bytes)
+        ReleaseKey::parse(text)
             .map(UpdateKey)
             .map_err(|e| e.to_string())
     }
@@ -81,16 +71,12 @@ impl UpdateKey {
     pub fn verify_statement(&self, release: &PlayerRelease) -> Result<(), VerifyError> {
         check_version(&release.version)
             .map_err(|e| VerifyError::BadVersion(release.version.clone(), e))?;
-        let bytes: [u8; 64] = hex::decode(&release.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(VerifyError::SignatureMalformed)?;
-        let sig = Signature::from_bytes(&bytes);
-        self.0
-            .verify_strict(&release.statement(), &sig)
-            .map_err(|_| VerifyError::BadSignature {
+        self.0.verify_release(release).map_err(|e| match e {
+            SignatureError::Malformed => VerifyError::SignatureMalformed,
+            SignatureError::Mismatch => VerifyError::BadSignature {
                 version: release.version.clone(),
-            })
+            },
+        })
     }
 
     /// The file at `path` is exactly what `release` names and its signature
@@ -147,7 +133,9 @@ pub fn keygen() -> (String, String) {
 
 /// A secret key file's signing key.
 pub fn signing_key(text: &str) -> Result<SigningKey, String> {
-    key_bytes(text).map(|b| SigningKey::from_bytes(&b))
+    parse_key(text)
+        .map(|b| SigningKey::from_bytes(&b))
+        .map_err(|e| e.to_string())
 }
 
 /// Signs `binary` as `version`: what `POST /api/releases` takes (the
@@ -268,5 +256,7 @@ mod tests {
         assert!(UpdateKey::parse("not hex at all").is_err());
         let (_, public) = keygen();
         assert!(UpdateKey::parse(&public).is_ok());
+        // Two keys: which one is meant would be a guess.
+        assert!(UpdateKey::parse(&format!("{public}\n{public}\n")).is_err());
     }
 }

@@ -1,21 +1,24 @@
 //! The console's player-versions page in a real browser against the real
-//! server: an admin uploads a player binary with the line `player-release
-//! sign` prints for it (signed here with a real ed25519 key over
-//! `content::release::statement`, the bytes the player verifies), sees it
-//! listed, and assigns it to one display, which the JSON API then names. A
-//! line whose signature was damaged, and a line signed for another binary,
-//! are refused by the server and its words appear in the form, on the field
-//! concerned; nothing more is stored. A viewer sees the releases without the
-//! forms (the API lets only admins upload and assign). Pages pass the
-//! accessibility checker; screenshots land in `target/web-artifacts/`.
+//! server, started with the release key (`--release-key`, the public key a
+//! kiosk image would carry): an admin reads in the intro which key the
+//! server checks against, uploads a player binary with the line
+//! `player-release sign` prints for it (signed here with a real ed25519 key
+//! over `content::release::statement`, the bytes the player verifies), sees
+//! it listed as checked, and assigns it to one display, which the JSON API
+//! then names. A line whose signature was damaged, a line signed for another
+//! binary, and a line signed with another key are refused by the server and
+//! its words appear in the form, on the field concerned; nothing more is
+//! stored. A viewer sees the releases without the forms (the API lets only
+//! admins upload and assign). Pages pass the accessibility checker;
+//! screenshots land in `target/web-artifacts/`.
 
 use super::web_schedule::set_value;
-use super::{T, get_ok, provisioned_display, start};
+use super::{T, get_ok, provisioned_display, start_with};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _};
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use system_tests::ADMIN_PASSWORD;
 use system_tests::browser::Browser;
+use system_tests::{ADMIN_PASSWORD, ServerOptions};
 
 /// What `player-release sign --key … --version {version} {binary}` prints.
 fn signed_line(key: &SigningKey, version: &str, binary: &[u8]) -> Value {
@@ -29,8 +32,16 @@ fn signed_line(key: &SigningKey, version: &str, binary: &[u8]) -> Value {
     })
 }
 
-/// Chooses `path` in the file picker and pastes `line`, then sends the form.
+/// Chooses `path` in the file picker (replacing an earlier choice) and
+/// pastes `line`, then sends the form.
 async fn upload_in_form(browser: &Browser, path: &std::path::Path, line: &str) {
+    browser
+        .execute(
+            "document.getElementById('release-file').value = '';",
+            vec![],
+        )
+        .await
+        .unwrap();
     browser
         .find("#release-file")
         .await
@@ -71,13 +82,25 @@ async fn refusal(browser: &Browser) -> (String, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_uploads_and_assigns_a_signed_player_release() {
-    let (server, api) = start().await;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let files = tempfile::tempdir().unwrap();
+    // As `player-release keygen --public` writes it.
+    let key_file = files.path().join("update-key.pub");
+    std::fs::write(
+        &key_file,
+        format!("# player release public key\n{public}\n"),
+    )
+    .unwrap();
+    let (server, api) = start_with(ServerOptions {
+        args: vec!["--release-key".into(), key_file.display().to_string()],
+        env: Vec::new(),
+    })
+    .await;
     let base = server.base_url();
     let (markt, _) = provisioned_display(&api, "Marktplatz Kaarst").await;
     let (rathaus, _) = provisioned_display(&api, "Rathausplatz Kaarst").await;
 
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let files = tempfile::tempdir().unwrap();
     let binary = b"\x7fELF player 2.0.0 for aarch64".repeat(2000);
     let player = files.path().join("player");
     std::fs::write(&player, &binary).unwrap();
@@ -111,6 +134,22 @@ async fn an_admin_uploads_and_assigns_a_signed_player_release() {
         .await
         .unwrap();
     assert_eq!(nav, json!(page));
+    // The intro names the key the server checks against.
+    let intro = browser
+        .execute(
+            "return document.getElementById('releases-intro').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let intro = intro.as_str().unwrap();
+    assert!(
+        intro.contains(&format!(
+            "die Signatur mit dem Freigabe-Schlüssel {}…",
+            &public[..16]
+        )),
+        "{intro}"
+    );
     browser.assert_accessible("releases (empty)").await.unwrap();
 
     // The upload, watched for its busy state (set and cleared again).
@@ -154,7 +193,7 @@ async fn an_admin_uploads_and_assigns_a_signed_player_release() {
     assert_eq!(row[1], "56,6 KiB", "{row:?}");
     assert!(row[2].ends_with(" von admin"), "{row:?}");
     assert_eq!(row[3], format!("{}…", &sha[..12]));
-    assert_eq!(row[4..], ["–", "–"]);
+    assert_eq!(row[4..], ["geprüft", "–", "–"]);
     // The form is empty again for the next one.
     let cleared = browser
         .execute(
@@ -275,13 +314,6 @@ async fn an_admin_uploads_and_assigns_a_signed_player_release() {
         .unwrap();
 
     // The line of 2.0.0 with another binary: signed for other bytes.
-    browser
-        .execute(
-            "document.getElementById('release-file').value = '';",
-            vec![],
-        )
-        .await
-        .unwrap();
     upload_in_form(
         &browser,
         &other,
@@ -295,6 +327,25 @@ async fn an_admin_uploads_and_assigns_a_signed_player_release() {
         "{text}"
     );
     assert_eq!(marked, json!(["release-file"]));
+
+    // Signed with another key: the server has the image's key and says so,
+    // on the signature field.
+    let stray = SigningKey::from_bytes(&[8; 32]);
+    upload_in_form(
+        &browser,
+        &other,
+        &signed_line(&stray, "2.0.3", &std::fs::read(&other).unwrap()).to_string(),
+    )
+    .await;
+    let (text, marked) = refusal(&browser).await;
+    assert!(
+        text.starts_with(&format!(
+            "Nicht hochgeladen: signature of release 2.0.3 does not match this server's release key {}…: ",
+            &public[..16]
+        )) && text.ends_with("nothing was stored"),
+        "{text}"
+    );
+    assert_eq!(marked, json!(["release-signature"]));
     let releases = get_ok(&api, "/api/releases").await;
     assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
 
