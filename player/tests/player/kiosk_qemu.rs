@@ -14,6 +14,9 @@
 //! 5. `kiosk.conf` gives a technician's SSH key: sshd answers through the
 //!    firewall with a host key the board made itself, kept on its data
 //!    partition; the image carries none.
+//! 6. A security update from a stand-in for Debian's security archive
+//!    (`security_repo`): installed unattended, then a reboot, then read-only
+//!    again with nothing more to install.
 //!
 //! Emulation (TCG) by default: on this project's machines `/dev/kvm` exists
 //! but starts no guest (no output at all with `-cpu host,-arch-capabilities`
@@ -21,8 +24,12 @@
 //! uses KVM where it works. Needs root (mmdebstrap), the Debian mirror, and
 //! the tools of `debian-packages.txt`; a missing one fails the test.
 
+#[path = "kiosk_qemu/security_repo.rs"]
+mod security_repo;
+
 use super::system::{image_item, noise_png, png, replace_entries, upload};
 use crate::wayland::require;
+use security_repo::{PACKAGE, SecurityRepo};
 use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::net::UnixStream;
@@ -66,6 +73,8 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
         "ssh-keygen",
         "ssh-keyscan",
         "debugfs",
+        "dpkg-deb",
+        "apt-get",
     ] {
         require(tool);
     }
@@ -218,14 +227,7 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
         len >= data_before + GROW - MIB && card - (start + len) < MIB,
         "data partition {start}+{len} on a card of {card} (was {data_before} long)"
     );
-    let data = tmp.path().join("data.ext4");
-    let mut from = std::fs::File::open(&image).unwrap();
-    from.seek(SeekFrom::Start(start)).unwrap();
-    std::io::copy(
-        &mut from.take(len),
-        &mut std::fs::File::create(&data).unwrap(),
-    )
-    .unwrap();
+    let data = copy_partition(&image, 2, &tmp.path().join("data.ext4"));
     let mut superblock = [0u8; 1024];
     let mut f = std::fs::File::open(&data).unwrap();
     f.seek(SeekFrom::Start(1024)).unwrap();
@@ -242,14 +244,6 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
     );
     // The host key sshd showed is the one the board keeps on its data
     // partition; the image itself has none to share between boards.
-    let debugfs = |fs: &Path, request: &str| {
-        let o = Command::new("debugfs")
-            .args(["-R", request])
-            .arg(fs)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
     let kept = debugfs(&data, "cat /ssh/ssh_host_ed25519_key.pub");
     assert!(
         kept.split_whitespace().nth(1) == Some(host_key.as_str()),
@@ -260,16 +254,178 @@ async fn the_image_boots_to_pairing_plays_and_survives_a_power_cut_during_a_cach
         etc_ssh.contains("sshd_config") && !etc_ssh.contains("ssh_host_"),
         "the image's /etc/ssh: {etc_ssh}"
     );
-    let fsck = Command::new("e2fsck")
-        .arg("-fn")
-        .arg(&data)
+    fsck(&data, "the data partition");
+
+    // 6. A security update, unattended. The board's apt sources name a
+    //    stand-in for Debian's security archive that offers the next version
+    //    of an installed package, and its nightly timer fires at boot. The
+    //    board installs it and reboots by itself; after that boot the same
+    //    run finds nothing to install and leaves the root read-only.
+    let root = tmp.path().join("root-card.ext4");
+    copy_partition(&image, 1, &root);
+    let status = debugfs(&root, "cat /var/lib/dpkg/status");
+    let installed = package_version(&status, PACKAGE)
+        .unwrap_or_else(|| panic!("no {PACKAGE} in the image's dpkg status"));
+    let repo = SecurityRepo::start(tmp.path(), &installed).await;
+    let sources = debugfs(&root, "ls -p /etc/apt/sources.list.d");
+    let mut edits: Vec<String> = sources
+        .lines()
+        .filter_map(|l| l.split('/').nth(5))
+        .filter(|name| !name.is_empty() && *name != "." && *name != "..")
+        .map(|name| format!("rm /etc/apt/sources.list.d/{name}"))
+        .collect();
+    edits.push("rm /etc/apt/sources.list".into());
+    let soon = "[Timer]\nOnCalendar=\nOnBootSec=1\nRandomizedDelaySec=0\n";
+    write_files(
+        &root,
+        &mut edits,
+        &[
+            ("/etc/apt", "sources.list", &repo.sources_line()),
+            (
+                "/etc/systemd/system/kiosk-upgrade.timer.d",
+                "soon.conf",
+                soon,
+            ),
+        ],
+    );
+    write_partition(&image, 1, &root);
+
+    let mut vm = Vm::boot(tmp.path(), &image, true);
+    let first = vm
+        .wait_line("the update installed and a reboot", UPGRADE, |l| {
+            (l.contains("kiosk-upgrade: updates installed; rebooting") || failed_upgrade(l))
+                .then(|| l.to_owned())
+        })
+        .await;
+    assert!(!failed_upgrade(&first), "{}", vm.log().join("\n"));
+    vm.wait_line("the kernel after the reboot", BOOT, |l| {
+        l.contains("Linux version").then_some(())
+    })
+    .await;
+    let after = vm.log().len();
+    let ended = vm
+        .wait_line("the next boot's kiosk-upgrade run", UPGRADE, |l| {
+            (l.contains("Finished kiosk-upgrade.service") || failed_upgrade(l))
+                .then(|| l.to_owned())
+        })
+        .await;
+    let second_boot = vm.log()[after..].join("\n");
+    assert!(
+        !failed_upgrade(&ended)
+            && !second_boot.contains("updates installed")
+            && !second_boot.contains("stays writable"),
+        "the run after the update's reboot: {ended}\n{second_boot}"
+    );
+    vm.power_off().await;
+    assert_eq!(
+        repo.downloads(),
+        1,
+        "the board's requests: {:?}",
+        repo.requests()
+    );
+    copy_partition(&image, 1, &root);
+    let status = debugfs(&root, "cat /var/lib/dpkg/status");
+    assert_eq!(
+        package_version(&status, PACKAGE).as_deref(),
+        Some(repo.version.as_str()),
+        "{PACKAGE} on the board after the update"
+    );
+    // The package lists went again (they would only fill the root).
+    let lists = debugfs(&root, "ls -p /var/lib/apt/lists");
+    assert!(!lists.contains("_Packages"), "/var/lib/apt/lists: {lists}");
+    fsck(&root, "the root partition");
+}
+
+/// Minutes of emulated apt and unattended-upgrade (Python) on the board.
+const UPGRADE: Duration = Duration::from_secs(600);
+
+/// A console line of systemd's that says kiosk-upgrade failed.
+fn failed_upgrade(line: &str) -> bool {
+    line.contains("kiosk-upgrade.service") && line.contains("Failed")
+}
+
+/// Copies partition `index` of `image` to the file `to`.
+fn copy_partition(image: &Path, index: usize, to: &Path) -> PathBuf {
+    let (start, len) = partitions(image)[index];
+    let mut from = std::fs::File::open(image).unwrap();
+    from.seek(SeekFrom::Start(start)).unwrap();
+    std::io::copy(&mut from.take(len), &mut std::fs::File::create(to).unwrap()).unwrap();
+    to.to_path_buf()
+}
+
+/// Writes the file `from` over partition `index` of `image`.
+fn write_partition(image: &Path, index: usize, from: &Path) {
+    let (start, len) = partitions(image)[index];
+    assert_eq!(std::fs::metadata(from).unwrap().len(), len);
+    let mut card = std::fs::OpenOptions::new().write(true).open(image).unwrap();
+    card.seek(SeekFrom::Start(start)).unwrap();
+    std::io::copy(&mut std::fs::File::open(from).unwrap(), &mut card).unwrap();
+    card.sync_all().unwrap();
+}
+
+/// One debugfs request (read-only) on the ext4 file system `fs`: its output.
+fn debugfs(fs: &Path, request: &str) -> String {
+    let o = Command::new("debugfs")
+        .args(["-R", request])
+        .arg(fs)
         .output()
         .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs the debugfs `requests`, then writes each (folder, name, text) into
+/// `fs`, making the folder if need be, and reads every file back: debugfs
+/// reports its errors but exits 0 all the same.
+fn write_files(fs: &Path, requests: &mut Vec<String>, files: &[(&str, &str, &str)]) {
+    let dir = fs.with_extension("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (folder, name, text)) in files.iter().enumerate() {
+        let host = dir.join(i.to_string());
+        std::fs::write(&host, text).unwrap();
+        requests.push(format!("mkdir {folder}"));
+        requests.push(format!("cd {folder}"));
+        // `write` makes the name in the current folder, taken as it is.
+        requests.push(format!("write {} {name}", host.display()));
+    }
+    let script = dir.join("requests");
+    std::fs::write(&script, requests.join("\n") + "\n").unwrap();
+    let o = Command::new("debugfs")
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(fs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (folder, name, text) in files {
+        let path = format!("{folder}/{name}");
+        assert_eq!(
+            debugfs(fs, &format!("cat {path}")),
+            *text,
+            "{path} as written by debugfs ({})",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// e2fsck finds nothing to repair in the file system `fs`.
+fn fsck(fs: &Path, what: &str) {
+    let o = Command::new("e2fsck").arg("-fn").arg(fs).output().unwrap();
     assert!(
-        fsck.status.success(),
-        "e2fsck -fn on the data partition:\n{}",
-        String::from_utf8_lossy(&fsck.stdout)
+        o.status.success(),
+        "e2fsck -fn on {what}:\n{}",
+        String::from_utf8_lossy(&o.stdout)
     );
+}
+
+/// The version dpkg's `status` gives for the installed `package`.
+fn package_version(status: &str, package: &str) -> Option<String> {
+    status
+        .split("\n\n")
+        .find(|stanza| stanza.lines().any(|l| l == format!("Package: {package}")))?
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .map(str::to_owned)
 }
 
 /// Runs `build.sh amd64` with the player this test was built with.
